@@ -1,0 +1,78 @@
+"""Réassort: the application factory and the module-level ``app``.
+
+``create_app(config)`` loads the settings (defaults, environment, then the given
+mapping), refuses to start in production on unsafe settings, binds the
+extensions, the security headers, the blueprints, the error pages and the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config as settings_module
+import security_headers
+from extensions import csrf, db, limiter
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Production was asked to start with settings it refuses."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Configuration refusée en production :\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; ``config`` overrides the environment (tests)."""
+    app = Flask(__name__, instance_relative_config=True)
+    settings = settings_module.load(config)
+    if settings["ENV"] == "production":
+        problems = settings_module.unsafe_settings(settings)
+        if problems:
+            raise UnsafeConfiguration(problems)
+    app.config.update(settings)
+    _configure_cookies(app)
+    if int(app.config["PROXY_COUNT"]):
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    security_headers.init_app(app)
+
+    import messaging
+    import views
+    import commands
+
+    messaging.init_app(app)
+    views.init_app(app)
+    commands.init_app(app)
+    logging.getLogger("reassort").setLevel(app.config["LOG_LEVEL"])
+    return app
+
+
+def _configure_cookies(app: Flask) -> None:
+    secure = app.config["ENV"] == "production" or str(app.config["PUBLIC_URL"]).startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-session" if app.config["ENV"] == "production" else "reassort_session",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+    )
+
+
+def _module_app() -> Flask:
+    try:
+        return create_app()
+    except UnsafeConfiguration as exc:
+        raise SystemExit(str(exc)) from None
+
+
+app = _module_app()

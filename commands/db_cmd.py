@@ -1,0 +1,36 @@
+"""``db upgrade`` / ``db downgrade`` / ``db current``: Alembic migrations."""
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+import migrations
+from extensions import db
+
+group = AppGroup("db", help="Schéma de la base (migrations Alembic).")
+
+
+@group.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade(revision):
+    """Crée ou met à jour le schéma."""
+    migrations.upgrade(db.engine, revision)
+    click.echo(f"Schéma à jour (révision {migrations.current(db.engine)}).")
+
+
+@group.command("downgrade")
+@click.argument("revision", default="base")
+def downgrade(revision):
+    """Revient à une révision antérieure (par défaut : base vide)."""
+    migrations.downgrade(db.engine, revision)
+    click.echo(f"Schéma ramené à la révision {migrations.current(db.engine) or 'base'}.")
+
+
+@group.command("current")
+def current():
+    """Affiche la révision du schéma."""
+    click.echo(migrations.current(db.engine) or "base")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(group)

@@ -1,0 +1,1 @@
+"""Form validation (Flask-WTF, CSRF on every form)."""

@@ -1,0 +1,34 @@
+"""Login and activation forms."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
+
+import passwords
+from forms.common import REQUIRED, CaptchaForm
+from questions import QUESTIONS
+
+
+class LoginForm(CaptchaForm):
+    email = EmailField("Adresse électronique professionnelle",
+                       validators=[InputRequired(REQUIRED), Length(max=254)])
+    password = PasswordField("Mot de passe", validators=[InputRequired(REQUIRED), Length(max=256)])
+
+
+class ActivationForm(FlaskForm):
+    password = PasswordField("Nouveau mot de passe", validators=[InputRequired(REQUIRED)])
+    confirm = PasswordField("Confirmation du mot de passe", validators=[
+        InputRequired(REQUIRED), EqualTo("password", "Les deux mots de passe ne sont pas identiques.")])
+    question = SelectField("Question défi", choices=[("", "Choisissez une question")] + list(QUESTIONS.items()),
+                           validators=[InputRequired("Choisissez une question défi.")])
+    answer = StringField("Réponse à la question défi", validators=[
+        InputRequired(REQUIRED), Length(min=3, max=100, message="La réponse doit compter entre 3 et 100 caractères.")])
+
+    def validate_password(self, field):
+        problem = passwords.problem(field.data or "")
+        if problem:
+            raise ValidationError(problem)
+
+    def validate_question(self, field):
+        if field.data not in QUESTIONS:
+            raise ValidationError("Choisissez une question de la liste.")

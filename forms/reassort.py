@@ -1,0 +1,52 @@
+"""The question défi form: answer, NUMEN or NIR, channel and destination."""
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField
+from wtforms.validators import InputRequired, Length, ValidationError
+
+import contacts
+import identifiers
+from forms.common import REQUIRED
+
+
+class ChallengeForm(FlaskForm):
+    answer = StringField("Réponse à votre question défi",
+                         validators=[InputRequired(REQUIRED), Length(max=100, message="100 caractères au plus.")])
+    identifier = StringField("NUMEN ou 10 premiers caractères du n° de sécurité sociale",
+                             validators=[InputRequired(REQUIRED), Length(max=40, message="Saisie trop longue.")])
+    channel = RadioField("Recevoir le lien par", choices=[("sms", "SMS"), ("email", "E-MAIL")],
+                         validators=[InputRequired("Choisissez SMS ou E-MAIL.")])
+    phone = StringField("Numéro de téléphone mobile (si SMS)", validators=[Length(max=32)])
+    personal_email = StringField("Adresse électronique personnelle (si E-MAIL)", validators=[Length(max=254)])
+
+    def __init__(self, *args, record_email: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.record_email = record_email
+        self.destination = None  # the parsed destination, kept only in this object
+
+    def validate_identifier(self, field):
+        if identifiers.classify(field.data or "") is None:
+            raise ValidationError("Saisissez votre NUMEN (13 caractères) ou les 10 premiers caractères "
+                                  "de votre n° de sécurité sociale.")
+
+    def validate_phone(self, field):
+        if self.channel.data != "sms":
+            return
+        if not (field.data or "").strip():
+            raise ValidationError("Saisissez le numéro de mobile qui recevra le SMS.")
+        self.destination = contacts.parse_mobile(field.data)
+        if self.destination is None:
+            raise ValidationError("Numéro de mobile français invalide (exemple : 06 12 34 56 78 ou +590 690 12 34 56).")
+
+    def validate_personal_email(self, field):
+        if self.channel.data != "email":
+            return
+        if not (field.data or "").strip():
+            raise ValidationError("Saisissez l'adresse électronique personnelle qui recevra le lien.")
+        address = contacts.parse_email(field.data)
+        if address is None:
+            raise ValidationError("Adresse électronique invalide (exemple : prenom.nom@exemple.fr).")
+        if contacts.same_mailbox(address, self.record_email):
+            raise ValidationError("Indiquez une adresse personnelle, différente de votre adresse "
+                                  "professionnelle.")
+        self.destination = address

@@ -1,0 +1,19 @@
+"""The rate limits of every form POST (SEC-09): generous per IP, tight per voter."""
+
+from flask import current_app
+
+from extensions import limiter
+from netaddr import client_ip
+from voter_session import voter_key
+
+
+def per_ip():
+    """30 POSTs a minute per form and per address by default (whole schools share one)."""
+    return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_ip,
+                         methods=["POST"], scope="ip")
+
+
+def per_voter(setting: str):
+    """The tight per-voter limit named by ``setting`` (e.g. ``VOTE_CODE_LIMIT_PER_VOTER``)."""
+    return limiter.limit(lambda: current_app.config[setting], key_func=voter_key,
+                         methods=["POST"], scope="voter")

@@ -1,0 +1,165 @@
+"""Shared fixtures: an app on a file-backed SQLite with an injected clock, the
+outbox as mail/SMS backend, a fast bcrypt, and a factory of voters with known
+secrets.  ``REQUIRE_SERVICES=1`` (CI) turns skips for missing services into failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import migrations  # noqa: E402
+import votegate  # noqa: E402
+from app import create_app  # noqa: E402
+from clock import FakeClock  # noqa: E402
+from extensions import db  # noqa: E402
+from hashing import bcrypt_hash, normalise_answer  # noqa: E402
+from identifiers import nir_digest, numen_digest  # noqa: E402
+from messaging.outbox import read_all  # noqa: E402
+from models import Scrutin, Voter  # noqa: E402
+
+PASSWORD = "une phrase de passe assez longue"
+ANSWER = "Éléonore"
+NUMEN = "12E1234567ABC"
+NIR10 = "2620875107"
+CODE = "Ab3#Cd4$Ef5%"
+
+
+def require_or_skip(reason: str):
+    """Skip with ``reason``, or fail when CI demands every service (REQUIRE_SERVICES=1)."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"service requis absent : {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path, clock):
+    """The test configuration; tests may change it before using ``app``."""
+    return {
+        "ENV": "development",
+        "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
+        "HASH_PEPPER": "test-pepper-0123456789abcdef0123456789",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/test.db",
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MAIL_BACKEND": "outbox",
+        "SMS_BACKEND": "outbox",
+        "CAPTCHA_ENABLED": False,
+        "BCRYPT_ROUNDS": 4,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "PUBLIC_URL": "https://vote.example.fr",
+        "CLOCK": clock,
+        "TESTING": True,
+    }
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(settings)
+    with application.app_context():
+        migrations.upgrade(db.engine)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(app):
+    """Reads the messages written so far: ``outbox()`` → list of dicts."""
+    return lambda: read_all(app.config["OUTBOX_DIR"])
+
+
+@pytest.fixture
+def make_voter(app):
+    """Insert an activated voter with known password, answer, NUMEN, NIR and code."""
+    counter = {"n": 0}
+
+    def make(code=CODE, email=None, activated=True, **fields):
+        counter["n"] += 1
+        n = counter["n"]
+        with app.app_context():
+            pepper = app.config["HASH_PEPPER"]
+            voter = Voter(
+                identifiant=fields.pop("identifiant", f"E{n:05d}"),
+                nom=fields.pop("nom", "DUBOIS"), prenoms=fields.pop("prenoms", "Angela Claire Louise"),
+                date_naissance=fields.pop("date_naissance", dt.date(1962, 8, 24)),
+                lieu_naissance=fields.pop("lieu_naissance", "75107"),
+                email=email or f"agent{n}@education.gouv.fr",
+                numen_digest=numen_digest(pepper, fields.pop("numen", NUMEN)),
+                nir_digest=nir_digest(pepper, fields.pop("nir10", NIR10)),
+                code_digest=votegate.code_digest(code) if code else None,
+                activation_generation=0,
+                link_generation=0, link_window_start=0, links_in_window=0,
+                challenge_failures=0, challenge_locked_until=0, session_epoch=0,
+            )
+            if activated:
+                voter.password_hash = bcrypt_hash(PASSWORD, 4)
+                voter.question_id = "q1"
+                voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), 4)
+            voter.scrutins = [Scrutin(name="CAP académique — professeurs certifiés"),
+                              Scrutin(name="Comité social d'administration ministériel")]
+            for key, value in fields.items():
+                setattr(voter, key, value)
+            s = db.new_session()
+            s.add(voter)
+            s.commit()
+            voter_id = voter.id
+            s.close()
+        return voter_id
+
+    return make
+
+
+def get_voter(app, voter_id) -> Voter:
+    with app.app_context():
+        s = db.new_session()
+        voter = s.get(Voter, voter_id)
+        s.close()
+        return voter
+
+
+def csrf_of(response) -> str:
+    match = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', response.data) or \
+        re.search(rb'name="csrf_token" value="([^"]+)"', response.data)
+    assert match, "no CSRF token in page"
+    return match.group(1).decode()
+
+
+def post_form(client, url, data, follow_redirects=False):
+    """GET the page for its CSRF token, then POST ``data`` with it."""
+    page = client.get(url)
+    return client.post(url, data={**data, "csrf_token": csrf_of(page)}, follow_redirects=follow_redirects)
+
+
+def login(client, email, password=PASSWORD):
+    return post_form(client, "/connexion", {"email": email, "password": password})
+
+
+@pytest.fixture
+def logged_in(client, make_voter):
+    """A client logged in as a fresh voter; returns (client, voter_id, email)."""
+    voter_id = make_voter()
+    email = get_voter(client.application, voter_id).email
+    response = login(client, email)
+    assert response.status_code == 302, response.data[:500]
+    return client, voter_id, email

@@ -1,0 +1,22 @@
+"""HTTP only: each module is one blueprint that parses, calls the domain, renders."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from views import auth, captcha, errors, portal, reassort
+
+    errors.init_app(app)
+    for module in (auth, portal, captcha, reassort):
+        app.register_blueprint(module.bp)
+    if app.config.get("FRANCECONNECT_ISSUER") or app.config.get("FRANCECONNECT_STANDIN"):
+        from views import franceconnect
+        app.register_blueprint(franceconnect.bp)
+    if app.config.get("FRANCECONNECT_STANDIN"):
+        from franceconnect_standin import views as standin
+        app.register_blueprint(standin.bp)
+
+    @app.context_processor
+    def _inject_voter():
+        from voter_session import current_voter
+        return {"current_voter": current_voter()}

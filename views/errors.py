@@ -1,0 +1,52 @@
+"""Friendly French error pages; a 429 is audited as a throttled attempt."""
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+
+import audit
+from extensions import db
+
+MESSAGES = {
+    400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez en arrière et réessayez."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    404: ("Page introuvable", "Cette page n'existe pas ou n'existe plus."),
+    405: ("Action non permise", "Cette action n'est pas possible sur cette page."),
+    429: ("Trop de tentatives", "Vous avez fait trop de tentatives en peu de temps. "
+          "Patientez quelques minutes avant de réessayer."),
+    500: ("Erreur du service", "Une erreur s'est produite de notre côté. Réessayez dans quelques instants."),
+    503: ("Service momentanément indisponible", "Le service est très sollicité ou en maintenance. "
+          "Réessayez dans quelques instants ; rien n'a été modifié."),
+}
+
+
+def render_error(status: int, message: str | None = None):
+    title, text = MESSAGES[status]
+    return render_template("errors/error.html", status=status, title=title,
+                           text=message or text), status
+
+
+def init_app(app: Flask) -> None:
+    for status in (400, 403, 404, 405, 500):
+        app.register_error_handler(status, lambda e, s=status: render_error(s))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_e):
+        return render_error(400, "Le formulaire a expiré ou a été ouvert dans un autre onglet. "
+                                 "Rechargez la page et recommencez.")
+
+    @app.errorhandler(429)
+    def _throttled(_e):
+        from voter_session import current_voter
+        try:
+            voter = current_voter()
+            audit.record_now(db.new_session, "throttled", voter.id if voter else None, request.endpoint)
+        except OperationalError:
+            pass
+        response, status = render_error(429)
+        return response, status, {"Retry-After": "60"}
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(_e):
+        db.session.rollback()
+        return render_error(503)

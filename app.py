@@ -49,7 +49,9 @@ def create_app(config: dict | None = None) -> Flask:
     import messaging
     import views
     import commands
+    import logging_setup
 
+    logging_setup.init_app(app)
     messaging.init_app(app)
     views.init_app(app)
     commands.init_app(app)

@@ -16,6 +16,7 @@ from extensions import db
 from models import Voter
 
 IDLE_SECONDS_DEFAULT = 1800
+AUTH_KEYS = ("vid", "ep", "seen", "gate")
 
 
 def log_in(voter: Voter) -> None:
@@ -28,6 +29,12 @@ def log_in(voter: Voter) -> None:
 
 def log_out() -> None:
     session.clear()
+
+
+def _forget_voter() -> None:
+    # Only the voter's keys: the CSRF token of a form being rendered must survive.
+    for key in AUTH_KEYS:
+        session.pop(key, None)
 
 
 def current_voter() -> Voter | None:
@@ -44,7 +51,7 @@ def current_voter() -> Voter | None:
             voter = candidate
             session["seen"] = clock.now_int()
         else:
-            session.clear()
+            _forget_voter()
     g.voter = voter
     return voter
 

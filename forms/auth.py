@@ -1,7 +1,7 @@
 """Login and activation forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 import passwords
@@ -19,7 +19,7 @@ class ActivationForm(FlaskForm):
     password = PasswordField("Nouveau mot de passe", validators=[InputRequired(REQUIRED)])
     confirm = PasswordField("Confirmation du mot de passe", validators=[
         InputRequired(REQUIRED), EqualTo("password", "Les deux mots de passe ne sont pas identiques.")])
-    question = SelectField("Question défi", choices=[("", "Choisissez une question")] + list(QUESTIONS.items()),
+    question = SelectField("Question défi", choices=[SelectChoice("", "Choisissez une question")] + [SelectChoice(k, v) for k, v in QUESTIONS.items()],
                            validators=[InputRequired("Choisissez une question défi.")])
     answer = StringField("Réponse à la question défi", validators=[
         InputRequired(REQUIRED), Length(min=3, max=100, message="La réponse doit compter entre 3 et 100 caractères.")])

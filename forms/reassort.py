@@ -1,7 +1,7 @@
 """The question défi form: answer, NUMEN or NIR, channel and destination."""
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField
+from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 import contacts
@@ -14,7 +14,7 @@ class ChallengeForm(FlaskForm):
                          validators=[InputRequired(REQUIRED), Length(max=100, message="100 caractères au plus.")])
     identifier = StringField("NUMEN ou 10 premiers caractères du n° de sécurité sociale",
                              validators=[InputRequired(REQUIRED), Length(max=40, message="Saisie trop longue.")])
-    channel = RadioField("Recevoir le lien par", choices=[("sms", "SMS"), ("email", "E-MAIL")],
+    channel = RadioField("Recevoir le lien par", choices=[SelectChoice("sms", "SMS"), SelectChoice("email", "E-MAIL")],
                          validators=[InputRequired("Choisissez SMS ou E-MAIL.")])
     phone = StringField("Numéro de téléphone mobile (si SMS)", validators=[Length(max=32)])
     personal_email = StringField("Adresse électronique personnelle (si E-MAIL)", validators=[Length(max=254)])

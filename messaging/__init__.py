@@ -9,7 +9,7 @@ callers tell the voter and change nothing.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app
 
 from messaging.base import DeliveryError, Message
 from messaging import console, outbox, smtp, sms_http
@@ -26,16 +26,22 @@ def init_app(app: Flask) -> None:
             raise ValueError(f"{name} inconnu : {app.config[name]!r} (choix : {', '.join(table)})")
 
 
+def _render(name: str, context: dict) -> str:
+    # Straight from the Jinja environment: messages get no request context
+    # (no session, no current voter), only what the caller passes.
+    return current_app.jinja_env.get_template(name).render(**context)
+
+
 def render_email(template: str, to: str, **context) -> Message:
     """Render ``messages/<template>.txt``: first line ``Objet : …``, then the body."""
-    text = render_template(f"messages/{template}.txt", **context)
+    text = _render(f"messages/{template}.txt", context)
     first, _, body = text.partition("\n")
     subject = first.removeprefix("Objet :").strip()
     return Message(channel="email", to=to, subject=subject, body=body.strip() + "\n")
 
 
 def render_sms(template: str, to: str, **context) -> Message:
-    body = " ".join(render_template(f"messages/{template}.sms.txt", **context).split())
+    body = " ".join(_render(f"messages/{template}.sms.txt", context).split())
     return Message(channel="sms", to=to, subject="", body=body)
 
 

@@ -6,6 +6,7 @@ secrets.  ``REQUIRE_SERVICES=1`` (CI) turns skips for missing services into fail
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
 import re
 import sys
@@ -136,6 +137,11 @@ def get_voter(app, voter_id) -> Voter:
         voter = s.get(Voter, voter_id)
         s.close()
         return voter
+
+
+def page_text(response) -> str:
+    """The page's HTML with entities decoded (apostrophes are escaped by Jinja)."""
+    return html.unescape(response.get_data(as_text=True))
 
 
 def csrf_of(response) -> str:

@@ -4,10 +4,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from views import auth, captcha, errors, portal, reassort
+    from views import auth, captcha, errors, health, portal, reassort
 
     errors.init_app(app)
-    for module in (auth, portal, captcha, reassort):
+    for module in (auth, portal, captcha, reassort, health):
         app.register_blueprint(module.bp)
     if app.config.get("FRANCECONNECT_ISSUER") or app.config.get("FRANCECONNECT_STANDIN"):
         from views import franceconnect

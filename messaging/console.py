@@ -1,6 +1,13 @@
-"""Development backend: print the message on the console (never in production)."""
+"""Development backend: print the message on the console and keep it in the outbox.
+
+SPEC §3: in the demo, messages are "printed and kept in a local outbox", so the
+link of a réassort can be copied from the terminal or read from ``OUTBOX_DIR``.
+Production refuses this backend.
+"""
 
 import sys
+
+from messaging import outbox
 
 
 def send(message, config) -> None:
@@ -10,3 +17,4 @@ def send(message, config) -> None:
         out.write(f"Objet : {message.subject}\n")
     out.write(message.body.rstrip() + "\n----- fin du message -----\n")
     out.flush()
+    outbox.send(message, config)

@@ -1,0 +1,60 @@
+"""SEC-20 / SEC-37: the phone number and personal e-mail typed for réassort, codes and
+tokens appear nowhere: not in any table, the logs, the audit export, nor the session cookie."""
+
+import io
+import logging
+
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import String, Text, select
+
+import audit
+from extensions import db
+from models import Base
+from tests.conftest import NIR10, NUMEN
+from tests.flows import ask_link, code_on_page, last_link, link_path, regenerate
+
+PHONE = "07 81 23 45 67"
+PHONE_FORMS = ["0781234567", "+33781234567", "781234567", "07 81 23 45 67", "81 23 45 67"]
+PERSONAL = "marie.curie.perso@exemple.org"
+
+
+def all_text_in_database(app) -> str:
+    chunks = []
+    with app.app_context():
+        s = db.new_session()
+        for table in Base.metadata.sorted_tables:
+            for row in s.execute(select(table)):
+                chunks.extend(str(v) for v in row if isinstance(v, str))
+        s.close()
+    return "\n".join(chunks)
+
+
+def decoded_session(app, client) -> str:
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    return repr(serializer.loads(client.get_cookie("reassort_session").value))
+
+
+def test_sec20_typed_phone_and_email_are_never_stored(app, logged_in, outbox, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    client, _, _ = logged_in
+    ask_link(client, channel="sms", phone=PHONE)
+    sms_link = last_link(outbox())
+    ask_link(client, channel="email", email=PERSONAL)
+    email_link = last_link(outbox())
+    session_after_requests = decoded_session(app, client)
+    new_code = code_on_page(regenerate(client, email_link))
+    with app.app_context():
+        export = io.StringIO()
+        audit.export_csv(db.new_session(), export)
+    places = {
+        "database": all_text_in_database(app),
+        "logs": caplog.text + capsys.readouterr().out,
+        "audit export": export.getvalue(),
+        "session cookie": session_after_requests + decoded_session(app, client),
+    }
+    secrets = PHONE_FORMS + [PERSONAL, PERSONAL.split("@")[0], NUMEN, NIR10, new_code,
+                             link_path(sms_link).rsplit("/", 1)[1], link_path(email_link).rsplit("/", 1)[1]]
+    for place, text in places.items():
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} found in {place}"
+    assert "reissue" not in decoded_session(app, client)  # the used token has left the session

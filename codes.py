@@ -1,7 +1,7 @@
 """Vote codes: 12 characters from an unambiguous alphabet, made with ``secrets``.
 
 The alphabet leaves out I, O, l, o, 0 and 1 (which read alike on paper) and keeps
-eleven special characters: 71 symbols, log2(71) * 12 ≈ 73.8 bits (SEC-28).
+eleven special characters: 67 symbols, 12 × log2(67) ≈ 72.8 bits (SEC-28).
 """
 
 from __future__ import annotations

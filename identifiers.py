@@ -1,7 +1,7 @@
 """NUMEN and NIR: told apart by their shape, normalised, turned into keyed digests.
 
 NUMEN: 13 characters, letters and digits (e.g. ``12E1234567ABC``).
-NIR (n° de sécurité sociale): sex digit, year, month, département (``2A``/``2B``
+NIR (n° de sécurité sociale): sex digit (1 or 2; 7 or 8 for temporary numbers), year, month, département (``2A``/``2B``
 for Corsica), commune, order number, then an optional 2-digit key: 13 or 15
 characters; the réassort form asks only for its first 10.
 """
@@ -13,8 +13,8 @@ import re
 from hashing import digest
 
 NUMEN_RE = re.compile(r"^(?=.*[A-Z])[0-9A-Z]{13}$")
-NIR10_RE = re.compile(r"^[1-478]\d{2}(0[1-9]|1[0-2]|[2-9]\d)(\d{2}|2[AB])\d{3}$")
-NIR_RE = re.compile(r"^[1-478]\d{2}(0[1-9]|1[0-2]|[2-9]\d)(\d{2}|2[AB])\d{6}(\d{2})?$")
+NIR10_RE = re.compile(r"^[1278]\d{2}(0[1-9]|1[0-2]|[2-9]\d)(\d{2}|2[AB])\d{3}$")
+NIR_RE = re.compile(r"^[1278]\d{2}(0[1-9]|1[0-2]|[2-9]\d)(\d{2}|2[AB])\d{6}(\d{2})?$")
 
 
 def compact(text: str) -> str:

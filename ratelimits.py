@@ -17,3 +17,9 @@ def per_voter(setting: str):
     """The tight per-voter limit named by ``setting`` (e.g. ``VOTE_CODE_LIMIT_PER_VOTER``)."""
     return limiter.limit(lambda: current_app.config[setting], key_func=voter_key,
                          methods=["POST"], scope="voter")
+
+
+def link_open():
+    """The link endpoint is a GET, limited per address too (SEC-11)."""
+    return limiter.limit(lambda: current_app.config["LINK_OPEN_LIMIT_PER_IP"], key_func=client_ip,
+                         scope="link")

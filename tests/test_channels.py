@@ -116,6 +116,7 @@ def test_failed_send_is_audited_without_the_destination(app, logged_in, gateway)
     gateway.status = 500
     ask_link(client, channel="sms")
     with app.app_context():
-        rows = list(audit.export_rows(db.new_session()))
+        with db.new_session() as s:
+            rows = list(audit.export_rows(s))
     assert any(r[1] == "link_send_failed" and r[4] == "sms" for r in rows)
     assert not any("612345678" in cell for r in rows for cell in r)

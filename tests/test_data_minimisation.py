@@ -45,7 +45,8 @@ def test_sec20_typed_phone_and_email_are_never_stored(app, logged_in, outbox, ca
     new_code = code_on_page(regenerate(client, email_link))
     with app.app_context():
         export = io.StringIO()
-        audit.export_csv(db.new_session(), export)
+        with db.new_session() as s:
+            audit.export_csv(s, export)
     places = {
         "database": all_text_in_database(app),
         "logs": caplog.text + capsys.readouterr().out,

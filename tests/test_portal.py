@@ -57,7 +57,8 @@ def test_login_throttling_is_audited(app, client, make_voter, runner):
     for _ in range(11):
         login(client, email, "mauvais mot de passe")
     with app.app_context():
-        counts = audit.counts(db.new_session())
+        with db.new_session() as s:
+            counts = audit.counts(s)
     assert counts["login_failed"] == 10 and counts["throttled"] == 1
 
 

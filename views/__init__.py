@@ -18,5 +18,11 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject_voter():
+        from sqlalchemy.exc import SQLAlchemyError
+
         from voter_session import current_voter
-        return {"current_voter": current_voter()}
+        try:
+            return {"current_voter": current_voter()}
+        except SQLAlchemyError:
+            # The 503 page must render even when the database is what failed.
+            return {"current_voter": None}

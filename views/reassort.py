@@ -1,7 +1,6 @@
 """Réassort: choice, question défi, link, regeneration and the 120-second reveal."""
 
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
-from flask_wtf import FlaskForm
 
 import audit
 import clock
@@ -12,8 +11,9 @@ import questions
 import reassort
 import spelling
 from extensions import db
+from forms.common import Form
 from forms.reassort import ChallengeForm
-from ratelimits import per_ip, per_voter
+from ratelimits import link_open, per_ip, per_voter
 from voter_session import current_voter, login_required
 
 bp = Blueprint("reassort", __name__, url_prefix="/reassort")
@@ -90,7 +90,7 @@ def challenge():
 
 
 @bp.get("/lien/<path:token>")
-@per_ip()
+@link_open()
 def open_link(token):
     """Check the link, move its token into the session, redirect without it (SEC-17)."""
     found = reassort.voter_for_link(db.session, token)
@@ -120,7 +120,7 @@ def regenerate():
     voter, generation = found
     if election.has_closed():
         return _closed_page()
-    form = FlaskForm()
+    form = Form()
     if not form.validate_on_submit():
         return render_template("reassort/regenerate.html", form=form,
                                seconds=int(current_app.config["CODE_DISPLAY_SECONDS"]))

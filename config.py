@@ -67,6 +67,12 @@ DEFAULTS: dict[str, object] = {
     "FRANCECONNECT_ISSUER": "",
     "FRANCECONNECT_CLIENT_ID": "",
     "FRANCECONNECT_CLIENT_SECRET": "",
+    # Claims asked of FranceConnect (space-separated scopes; aliases such as identite_pivot allowed).
+    "FRANCECONNECT_SCOPES": "openid given_name family_name birthdate birthplace birthcountry gender email",
+    # Clock leeway (s) on the ID token's exp/iat: the provider's tokens live 60 s.
+    "FRANCECONNECT_LEEWAY": 30,
+    # Timeout (s) of each server-side call to the provider (discovery, token, userinfo, JWKS).
+    "FRANCECONNECT_TIMEOUT": 10,
     # Run the local FranceConnect stand-in inside this app (development only).
     "FRANCECONNECT_STANDIN": False,
     # bcrypt cost; tests lower it.
@@ -134,6 +140,9 @@ def unsafe_settings(settings: dict) -> list[str]:
     issuer = str(settings.get("FRANCECONNECT_ISSUER") or "")
     if issuer and not issuer.startswith("https://"):
         problems.append("FRANCECONNECT_ISSUER : doit être en https://")
+    if issuer and not (settings.get("FRANCECONNECT_CLIENT_ID") and settings.get("FRANCECONNECT_CLIENT_SECRET")):
+        problems.append("FRANCECONNECT_CLIENT_ID / FRANCECONNECT_CLIENT_SECRET : requis dès que "
+                        "FRANCECONNECT_ISSUER est renseigné")
     if str(settings.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
         problems.append("RATELIMIT_STORAGE_URI : memory:// ne tient pas entre plusieurs "
                         "processus ni au redémarrage ; utiliser redis://")

@@ -23,8 +23,8 @@ import os
 import secrets
 import string
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 from urllib.parse import urlencode, urlsplit
 
 import jwt
@@ -150,24 +150,30 @@ def random_token(length: int = 32) -> str:
 # under each other, and never for an https issuer.
 _insecure_lock = threading.Lock()
 _insecure_users = 0
+_insecure_before: str | None = None
 
 
 @contextlib.contextmanager
 def _plain_http(needed: bool):
-    global _insecure_users
+    global _insecure_users, _insecure_before
     if not needed:
         yield
         return
     with _insecure_lock:
+        if _insecure_users == 0:
+            _insecure_before = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
         _insecure_users += 1
-        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     try:
         yield
     finally:
         with _insecure_lock:
             _insecure_users -= 1
             if _insecure_users == 0:
-                os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+                if _insecure_before is None:
+                    os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+                else:
+                    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = _insecure_before
 
 
 class FranceConnectClient:
@@ -203,8 +209,8 @@ class FranceConnectClient:
             response.raise_for_status()
             document = response.json()
             if not isinstance(document, dict):
-                raise ValueError("not an object")
-        except (requests.RequestException, ValueError) as exc:
+                raise TypeError("not a JSON object")
+        except (requests.RequestException, ValueError, TypeError) as exc:
             log.info("FranceConnect : document de découverte indisponible (%s), chemins standard", exc)
             return {name: s.issuer + path for name, path in STANDARD_PATHS.items()}
         # OpenID Connect Discovery §4.3: the document must name the issuer we asked.

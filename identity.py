@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 # Fields named in the audit trail when they differ (short words, nothing personal).
 FAMILY_NAME = "nom"

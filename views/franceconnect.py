@@ -1,14 +1,159 @@
-"""FranceConnect réassort path (issue 4): placeholder blueprint until the client lands."""
+"""FranceConnect réassort path (SPEC §1 step 5): start, callback, logout.
 
-from flask import Blueprint, flash, redirect, url_for
+HTTP only: the protocol lives in ``franceconnect_client``, the identity rule in
+``identity``, the link in ``reassort.send_link``.  The browser's session holds
+the attempt's ``state``/``nonce`` (single use, SEC-25) and, after an outcome,
+the raw ID token until the voter logs out of FranceConnect (``id_token_hint``).
+"""
 
-from voter_session import login_required
+from __future__ import annotations
+
+import logging
+import secrets
+
+import requests
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+
+import audit
+import clock
+import contacts
+import election
+import identity
+import reassort
+from extensions import db, limiter
+from franceconnect_client import Attempt, Cancelled, FranceConnectClient, FranceConnectError, Settings, random_token
+from netaddr import client_ip
+from voter_session import current_voter, login_required
+
+log = logging.getLogger("reassort.franceconnect")
 
 bp = Blueprint("franceconnect", __name__, url_prefix="/reassort/franceconnect")
+
+ATTEMPT_KEY = "fc_attempt"
+ID_TOKEN_KEY = "fc_id_token"
+LOGOUT_STATE_KEY = "fc_logout_state"
+#: An attempt left at the provider longer than this is not taken back.
+ATTEMPT_MAX_AGE = 600
+EXTENSION = "franceconnect_client"
+
+
+def _per_ip_get():
+    # These GETs start outbound calls and may send a mail: the forms' generous per-IP limit applies.
+    return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_ip,
+                         methods=["GET"], scope="ip-fc")
+
+
+def client() -> FranceConnectClient:
+    """This app's FranceConnect client (endpoints and keys cached across requests)."""
+    app = current_app._get_current_object()
+    fc = app.extensions.get(EXTENSION)
+    if fc is None:
+        settings = Settings.from_config(app.config)
+        http = requests.Session()
+        if settings.in_app_standin:
+            from franceconnect_standin.transport import WSGIAdapter
+            http.mount(settings.issuer + "/", WSGIAdapter(app))
+        fc = app.extensions[EXTENSION] = FranceConnectClient(settings, http)
+    return fc
+
+
+def _problem(kind: str, status: int, reason: str | None = None):
+    """A friendly page; nothing was sent.  ``reason`` goes to the audit trail."""
+    voter = current_voter()
+    if reason:
+        audit.record(db.session, "franceconnect_error", voter.id if voter else None, reason)
+        db.session.commit()
+    return render_template("franceconnect/problem.html", kind=kind,
+                           can_logout=ID_TOKEN_KEY in session), status
 
 
 @bp.get("")
 @login_required
+@_per_ip_get()
 def start():
-    flash("La connexion FranceConnect n'est pas encore disponible.", "error")
-    return redirect(url_for("reassort.choice"))
+    """Send the browser to FranceConnect with a fresh state and nonce."""
+    if election.has_closed():
+        return render_template("reassort/closed.html"), 403
+    session.pop(ID_TOKEN_KEY, None)
+    fc = client()
+    attempt = fc.new_attempt()
+    try:
+        url = fc.authorization_url(attempt)
+    except FranceConnectError as exc:
+        log.warning("FranceConnect indisponible : %s", exc)
+        return _problem("unavailable", 503, exc.reason)
+    session[ATTEMPT_KEY] = attempt.to_dict()
+    return redirect(url, 303)
+
+
+@bp.get("/retour")
+@login_required
+@_per_ip_get()
+def callback():
+    """The provider's return: check, fetch the identity, match, send the link by e-mail."""
+    voter = current_voter()
+    # Popped first: whatever happens next, this state and nonce never serve again.
+    attempt = Attempt.from_dict(session.pop(ATTEMPT_KEY, None))
+    if attempt is None or clock.now() - attempt.started_at > ATTEMPT_MAX_AGE:
+        return _problem("state", 400, "state")
+    try:
+        found = client().finish(attempt, request.args)
+    except Cancelled:
+        audit.record(db.session, "franceconnect_cancel", voter.id)
+        db.session.commit()
+        flash("Vous avez annulé l'identification avec FranceConnect. Vous pouvez réessayer "
+              "ou répondre à votre question défi.", "info")
+        return redirect(url_for("reassort.choice"), 303)
+    except FranceConnectError as exc:
+        log.warning("FranceConnect : réponse refusée (%s)", exc)
+        return _problem("state" if exc.reason == "state" else "provider", 400 if exc.reason == "state" else 502,
+                        exc.reason)
+    # Kept only for the logout's id_token_hint; it names no one (sub is pairwise).
+    session[ID_TOKEN_KEY] = found.id_token
+    if election.has_closed():
+        return render_template("reassort/closed.html"), 403
+    differ = identity.mismatches(voter, identity.Claimed.from_claims(found.claims))
+    if differ:
+        audit.record(db.session, "franceconnect_mismatch", voter.id, ",".join(differ))
+        db.session.commit()
+        return render_template("franceconnect/mismatch.html")
+    address = contacts.parse_email(str(found.claims.get("email") or ""))
+    if address is None:
+        return _problem("no_email", 502, "email")
+    audit.record(db.session, "franceconnect_match", voter.id)
+    db.session.commit()
+    outcome = reassort.send_link(db.session, voter, "email", address).outcome
+    if outcome == reassort.SENT:
+        return render_template("franceconnect/sent.html", masked=contacts.mask_email(address),
+                               minutes=int(current_app.config["REISSUE_LINK_MAX_AGE"]) // 60)
+    if outcome == reassort.CLOSED:
+        return render_template("reassort/closed.html"), 403
+    return _problem(outcome, 503 if outcome == reassort.SEND_FAILED else 429)
+
+
+@bp.get("/deconnexion")
+def logout():
+    """Log out of FranceConnect: a redirect to its ``/session/end``.
+
+    A link rather than a form: the CSP's ``form-action 'self'`` would stop a
+    form's redirect to the provider, and this only ends the FranceConnect session.
+    """
+    id_token = session.pop(ID_TOKEN_KEY, None)
+    if not id_token:
+        return redirect(url_for("reassort.choice"), 303)
+    state = random_token()
+    try:
+        url = client().logout_url(id_token, state)
+    except FranceConnectError as exc:
+        return _problem("unavailable", 503, exc.reason)
+    session[LOGOUT_STATE_KEY] = state
+    return redirect(url, 303)
+
+
+@bp.get("/deconnexion/retour")
+def logged_out():
+    """Back from FranceConnect's logout."""
+    expected = session.pop(LOGOUT_STATE_KEY, None)
+    if not expected or not secrets.compare_digest(expected.encode(), request.args.get("state", "").encode()):
+        return redirect(url_for("portal.home"), 303)
+    return render_template("franceconnect/logged_out.html")

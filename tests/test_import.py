@@ -1,0 +1,384 @@
+"""Import of the voters' register (SPEC §3): every bad row reported with its line,
+nothing written on error, re-import by identifiant, keyed digests only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pathlib
+import threading
+
+import pytest
+from sqlalchemy import select, text
+
+import audit
+import hashing
+import importer
+from extensions import db
+from identifiers import nir_digest, numen_digest
+from models import Scrutin, Voter
+from tests.conftest import get_voter
+
+HEADER = "identifiant;nom;prenoms;date_naissance;lieu_naissance;email;numen;nir;scrutins"
+NUMEN = "12E1234567ABC"
+NIR15 = "262087510712371"  # key 71; first 10 = 2620875107
+NIR15_2A = "285092A00401779"  # Corsica, 2A counts as 19 in the key
+NIR15_2B = "178062B033012"  # 13 characters, Haute-Corse
+GOOD = f"E0001;DUBOIS;Angela Claire;1962-08-24;75107;Angela.Dubois@AC-Paris.fr;{NUMEN};{NIR15};CAP|CSA"
+SECOND = "E0002;MARTIN;Jean;14/02/1978;69123;jean.martin@ac-lyon.fr;;178026912304568;CSA"
+SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples", "electeurs.csv")
+
+
+def csv_bytes(*rows: str, header: str = HEADER, bom: bool = False) -> bytes:
+    data = "\n".join((header,) + rows) + "\n"
+    return ("\ufeff" if bom else "").encode() + data.encode("utf-8")
+
+
+def run_import(app, source, **options) -> importer.ImportReport:
+    with app.app_context():
+        session = db.new_session()
+        try:
+            return importer.import_voters(session, source, app.config["HASH_PEPPER"], **options)
+        finally:
+            session.close()
+
+
+def all_voters(app) -> list[Voter]:
+    with app.app_context():
+        session = db.new_session()
+        voters = list(session.scalars(select(Voter).order_by(Voter.id)))
+        for voter in voters:
+            voter.scrutin_names = [s.name for s in voter.scrutins]
+        session.close()
+        return voters
+
+
+def messages(report) -> list[str]:
+    return [str(error) for error in report.errors]
+
+
+def test_import_creates_voters_with_their_scrutins(app):
+    report = run_import(app, csv_bytes(GOOD, SECOND))
+    assert report.ok and (report.rows, report.created, report.updated) == (2, 2, 0)
+    first, second = all_voters(app)
+    assert first.identifiant == "E0001" and first.prenoms == "Angela Claire"
+    assert first.email == "angela.dubois@ac-paris.fr"  # stored lower-cased
+    assert first.date_naissance == dt.date(1962, 8, 24) and first.lieu_naissance == "75107"
+    assert first.scrutin_names == ["CAP", "CSA"]
+    assert second.date_naissance == dt.date(1978, 2, 14) and second.numen_digest is None
+    assert first.password_hash is None and first.code_digest is None
+    assert first.activation_generation == 0 and first.session_epoch == 0
+
+
+def test_sample_file_imports(app):
+    report = run_import(app, SAMPLE)
+    assert report.ok and report.created == 6
+    voters = {v.identifiant: v for v in all_voters(app)}
+    assert voters["E0003"].lieu_naissance == "2A004"
+    assert voters["E0004"].nir_digest is None and voters["E0004"].numen_digest
+
+
+@pytest.mark.parametrize("row, reason", [
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;CAP",
+     "9 colonnes attendues, 8 trouvées"),
+    (";DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "identifiant manquant"),
+    ("E0009; ;Jean;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "nom manquant"),
+    ("E0009;DUPONT;;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "prénoms manquants"),
+    ("E0009;=HYPERLINK(\"x\");Jean;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;;CAP",
+     "nom : ne doit pas commencer par ="),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;;12E1234567ABC;;CAP", "adresse électronique manquante"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean.dupont@;12E1234567ABC;;CAP", "adresse électronique invalide"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean dupont@ac-paris.fr;12E1234567ABC;;CAP",
+     "adresse électronique invalide"),
+    ("E0009;DUPONT;Jean;;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "date de naissance manquante"),
+    ("E0009;DUPONT;Jean;1970-02-30;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "date de naissance invalide"),
+    ("E0009;DUPONT;Jean;31/04/1970;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "date de naissance invalide"),
+    ("E0009;DUPONT;Jean;1970/01/01;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "date de naissance invalide"),
+    ("E0009;DUPONT;Jean;2099-01-01;75056;jean@ac-paris.fr;12E1234567ABC;;CAP", "date de naissance invalide"),
+    ("E0009;DUPONT;Jean;1970-01-01;7505;jean@ac-paris.fr;12E1234567ABC;;CAP", "lieu de naissance"),
+    ("E0009;DUPONT;Jean;1970-01-01;2C004;jean@ac-paris.fr;12E1234567ABC;;CAP", "lieu de naissance"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;;;CAP", "ni NUMEN ni NIR"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;12345;;CAP", "NUMEN invalide"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;;1234;CAP", "NIR invalide"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;;262087510712372;CAP", "NIR invalide"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;;", "aucun scrutin"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;; | ", "aucun scrutin"),
+    ("E0001;DUPONT;Jean;1970-01-01;75056;jean@ac-paris.fr;12E1234567ABC;;CAP",
+     "identifiant « E0001 » en double (déjà ligne 2)"),
+    ("E0009;DUPONT;Jean;1970-01-01;75056;ANGELA.dubois@ac-paris.fr;12E1234567ABC;;CAP",
+     "adresse électronique en double (déjà ligne 2)"),
+], ids=["column_count", "no_identifiant", "no_nom", "no_prenoms", "formula_in_nom", "no_email",
+        "email_without_domain", "email_with_space", "no_date", "february_30", "april_31",
+        "date_format", "future_date", "lieu_too_short", "lieu_not_corsica", "neither_numen_nor_nir",
+        "bad_numen", "bad_nir_length", "bad_nir_key", "no_scrutin", "empty_scrutins",
+        "duplicate_identifiant", "duplicate_email"])
+def test_import_rejects_bad_row(app, row, reason):
+    report = run_import(app, csv_bytes(GOOD, row))
+    assert not report.ok
+    assert any(message.startswith("ligne 3 : ") and reason in message for message in messages(report)), \
+        messages(report)
+    assert report.created == 0
+    assert all_voters(app) == []
+
+
+def test_every_bad_row_is_listed(app):
+    report = run_import(app, csv_bytes(GOOD, "E0005;;;;;;;;", SECOND, "E0003;X;Y;1970-01-01;;bad;;;CAP"))
+    lines = sorted({error.line for error in report.errors})
+    assert lines == [3, 5]
+    assert report.error_count == len(report.errors) >= 6
+    assert all_voters(app) == []
+
+
+def test_email_of_another_voter_in_the_database_is_refused(app, make_voter):
+    make_voter(identifiant="E0100", email="angela.dubois@ac-paris.fr")
+    report = run_import(app, csv_bytes(GOOD))
+    assert messages(report) == [
+        "ligne 2 : adresse électronique déjà attribuée à l'électeur « E0100 » dans la base"]
+    assert [v.identifiant for v in all_voters(app)] == ["E0100"]
+
+
+def test_bom_is_accepted(app):
+    report = run_import(app, csv_bytes(GOOD, bom=True))
+    assert report.ok and all_voters(app)[0].identifiant == "E0001"
+
+
+def test_comma_delimiter(app):
+    rows = [GOOD.replace(";", ","), '"E0002","MARTIN","Jean, Paul",14/02/1978,69123,jean.martin@ac-lyon.fr,,'
+            '178026912304568,"CSA, collège A|CAP"']
+    report = run_import(app, csv_bytes(*rows, header=HEADER.replace(";", ",")))
+    assert report.ok, messages(report)
+    second = all_voters(app)[1]
+    assert second.prenoms == "Jean, Paul" and second.scrutin_names == ["CSA, collège A", "CAP"]
+
+
+def test_columns_may_come_in_any_order(app):
+    header = "email;identifiant;nom;prenoms;date_naissance;lieu_naissance;numen;nir;scrutins"
+    report = run_import(app, csv_bytes(f"a.b@ac-nice.fr;E0007;NOM;Prénom;1980-01-01;;{NUMEN};;CAP",
+                                       header=header))
+    assert report.ok and all_voters(app)[0].email == "a.b@ac-nice.fr"
+
+
+def test_non_utf8_file_is_refused(app):
+    latin1 = csv_bytes(GOOD).decode().replace("DUBOIS", "LEFÈVRE").encode("cp1252")
+    report = run_import(app, latin1)
+    assert messages(report) == [importer.NOT_UTF8]
+    assert all_voters(app) == []
+
+
+@pytest.mark.parametrize("header, reason", [
+    ("identifiant;nom;prenoms;date_naissance;email;numen;nir;scrutins", "colonnes manquantes : lieu_naissance"),
+    (HEADER + ";service", "colonnes inconnues : service"),
+    ("E0001;DUBOIS;Angela;1962-08-24;75107;a@b.fr;;;CAP", "en-tête absent ou illisible"),
+])
+def test_bad_header_is_explained(app, header, reason):
+    report = run_import(app, csv_bytes(GOOD, header=header))
+    assert len(report.errors) == 1 and report.errors[0].line == 1
+    assert reason in report.errors[0].message and HEADER in report.errors[0].message
+    assert "DUBOIS" not in report.errors[0].message  # a data row is not echoed
+    assert all_voters(app) == []
+
+
+def test_empty_file_is_explained(app):
+    report = run_import(app, b"")
+    assert "fichier vide" in messages(report)[0]
+
+
+def test_blank_lines_are_skipped_and_line_numbers_follow_the_file(app):
+    report = run_import(app, (HEADER + "\n\n" + GOOD + "\n;;;;;;;;\n" + "E0002;X\n").encode())
+    assert report.rows == 2
+    assert messages(report) == ["ligne 5 : 9 colonnes attendues, 2 trouvées"]
+
+
+def test_line_numbers_count_quoted_line_breaks(app):
+    multi = 'E0002;MARTIN;"Jean\nPaul";14/02/1978;69123;jean.martin@ac-lyon.fr;;178026912304568;CSA'
+    report = run_import(app, csv_bytes(multi, "E0003;X;Y;1970-01-01;;;;;CAP"))
+    assert {e.line for e in report.errors} == {4}  # header 1, the quoted record 2–3
+
+
+@pytest.mark.parametrize("nir, first10", [
+    (NIR15, "2620875107"),
+    (NIR15[:13], "2620875107"),
+    (NIR15[:10], "2620875107"),
+    (NIR15_2A, "285092A004"),
+    (NIR15_2A[:13], "285092A004"),
+    (NIR15_2B, "178062B033"),
+    ("2 62 08 75 107 123 71", "2620875107"),
+], ids=["15", "13", "10", "corsica_2A_15", "corsica_2A_13", "corsica_2B_13", "with_spaces"])
+def test_nir_forms_store_the_digest_of_the_first_10(app, nir, first10):
+    report = run_import(app, csv_bytes(f"E0001;DUBOIS;Angela;1962-08-24;;a.d@ac-paris.fr;;{nir};CAP"))
+    assert report.ok, messages(report)
+    assert all_voters(app)[0].nir_digest == nir_digest(app.config["HASH_PEPPER"], first10)
+
+
+def test_lowercase_numen_is_accepted(app):
+    report = run_import(app, csv_bytes(f"E0001;DUBOIS;Angela;1962-08-24;2a004;a.d@ac-corse.fr;{NUMEN.lower()};;CAP"))
+    assert report.ok
+    voter = all_voters(app)[0]
+    assert voter.numen_digest == numen_digest(app.config["HASH_PEPPER"], NUMEN)
+    assert voter.lieu_naissance == "2A004"
+
+
+@pytest.mark.parametrize("written", ["1962-08-24", "24/08/1962", "4/8/1962"])
+def test_both_date_formats(app, written):
+    expected = dt.date(1962, 8, 4) if written.startswith("4/") else dt.date(1962, 8, 24)
+    report = run_import(app, csv_bytes(f"E0001;DUBOIS;Angela;{written};;a.d@ac-paris.fr;{NUMEN};;CAP"))
+    assert report.ok
+    assert all_voters(app)[0].date_naissance == expected
+
+
+def test_reimport_updates_by_identifiant_and_keeps_password_and_code(app, make_voter):
+    voter_id = make_voter(identifiant="E0001", email="old@ac-paris.fr", challenge_failures=2,
+                          link_generation=3)
+    before = get_voter(app, voter_id)
+    report = run_import(app, csv_bytes(GOOD, SECOND))
+    assert report.ok and (report.created, report.updated) == (1, 1)
+    after = get_voter(app, voter_id)
+    assert (after.nom, after.prenoms, after.email) == ("DUBOIS", "Angela Claire", "angela.dubois@ac-paris.fr")
+    assert after.nir_digest == nir_digest(app.config["HASH_PEPPER"], NIR15[:10])
+    assert after.password_hash == before.password_hash and after.answer_hash == before.answer_hash
+    assert after.code_digest == before.code_digest and after.question_id == before.question_id
+    assert (after.challenge_failures, after.link_generation) == (2, 3)
+    voters = all_voters(app)
+    assert voters[0].scrutin_names == ["CAP", "CSA"]  # replaced, not added
+    assert voters[1].id > voter_id
+
+
+def test_reimporting_the_same_file_changes_nothing(app):
+    run_import(app, csv_bytes(GOOD, SECOND))
+    first = [(v.id, v.email, v.nir_digest, v.scrutin_names) for v in all_voters(app)]
+    report = run_import(app, csv_bytes(GOOD, SECOND))
+    assert (report.created, report.updated) == (0, 2)
+    assert [(v.id, v.email, v.nir_digest, v.scrutin_names) for v in all_voters(app)] == first
+
+
+def test_dry_run_writes_nothing(app):
+    report = run_import(app, csv_bytes(GOOD, SECOND), dry_run=True)
+    assert report.ok and report.dry_run and (report.rows, report.created) == (2, 2)
+    assert all_voters(app) == []
+    with app.app_context():
+        session = db.new_session()
+        assert session.scalar(select(Scrutin.id)) is None
+        session.close()
+
+
+def test_import_is_recorded_in_the_audit_trail(app):
+    run_import(app, csv_bytes(GOOD, SECOND))
+    with app.app_context():
+        session = db.new_session()
+        assert audit.counts(session) == {"voters_imported": 1}
+        session.close()
+
+
+def test_digests_not_clear_values(app, settings):
+    run_import(app, csv_bytes(GOOD, SECOND))
+    with app.app_context():
+        if settings["DATABASE_URL"].startswith("sqlite"):
+            db.engine.dispose()  # the last connection closed checkpoints the WAL into the file
+            path = settings["DATABASE_URL"].removeprefix("sqlite:///")
+            stored = b"".join(pathlib.Path(p).read_bytes() for p in (path, path + "-wal") if os.path.exists(p))
+        else:
+            with db.engine.connect() as conn:
+                stored = "".join(conn.scalars(text("SELECT voters::text FROM voters"))).encode()
+    assert b"DUBOIS" in stored  # what was written is there
+    for clear in (NUMEN, NIR15, NIR15[:10], "178026912304568", "1780269123"):
+        assert clear.encode() not in stored
+
+
+def test_progress_is_reported(app):
+    seen = []
+    run_import(app, csv_bytes(GOOD, SECOND), progress=seen.append, batch_size=1)
+    assert seen[-1] == 2 and seen == sorted(seen)
+
+
+def test_batches_share_the_scrutins_correctly(app):
+    rows = [f"E{n:04d};NOM;Prénom;1970-01-01;;p{n}@ac-paris.fr;{NUMEN};;S{n}|T{n}" for n in range(1, 8)]
+    assert run_import(app, csv_bytes(*rows), batch_size=3).ok
+    assert [v.scrutin_names for v in all_voters(app)] == [[f"S{n}", f"T{n}"] for n in range(1, 8)]
+
+
+@pytest.mark.parametrize("pepper", ["court", "p" * 64, "un poivre bien plus long que le bloc de SHA-256 " * 2])
+def test_keyed_digest_is_hashing_digest(pepper):
+    for purpose, value in (("numen", NUMEN), ("nir10", "285092A004"), ("numen", "")):
+        assert importer.KeyedDigest(pepper, purpose)(value) == hashing.digest(pepper, purpose, value)
+
+
+@pytest.mark.parametrize("row", [
+    GOOD, SECOND, f"E0003;DUBOIS;Angela;24/08/1962;2a004;a@b.fr;{NUMEN.lower()};2 62 08 75 107;A|A|B",
+    f"E0004;  DUBOIS  ;Angela\tClaire;1962-08-24;;a2@b.fr;;{NIR15_2A};A||B",
+])
+def test_quick_path_and_full_check_agree(row):
+    fields = row.split(";")
+    fast = importer.RowChecker({}, {}, "pepper", dt.date(2027, 1, 1)).check(fields, 2)
+    full = importer.RowChecker({}, {}, "pepper", dt.date(2027, 1, 1))._check_fully(
+        [f.strip() for f in fields], 2)
+    assert fast == full and fast[0] is not None
+
+
+def test_voters_added_after_an_import_get_fresh_ids(app):
+    """Imported ids are given by the importer: PostgreSQL's sequence must have moved past them."""
+    assert run_import(app, csv_bytes(GOOD)).ok
+    assert run_import(app, csv_bytes(GOOD, SECOND)).ok
+    with app.app_context():
+        session = db.new_session()
+        extra = Voter(identifiant="E0100", nom="X", prenoms="Y", date_naissance=dt.date(1970, 1, 1),
+                      email="x@y.fr", activation_generation=0, link_generation=0, link_window_start=0,
+                      links_in_window=0, challenge_failures=0, challenge_locked_until=0, session_epoch=0)
+        session.add(extra)
+        session.commit()
+        assert extra.id == 3
+        session.close()
+
+
+def test_voters_absent_from_the_file_are_left_alone(app, make_voter):
+    voter_id = make_voter(identifiant="E0500")
+    before = get_voter(app, voter_id)
+    assert run_import(app, csv_bytes(GOOD)).ok
+    after = get_voter(app, voter_id)
+    assert (after.email, after.code_digest, after.password_hash) == \
+        (before.email, before.code_digest, before.password_hash)
+
+
+def test_a_failing_write_rolls_everything_back(app, monkeypatch):
+    """An error in the writing thread reaches the caller; nothing stays written, no thread lingers."""
+    real_write = importer.BatchWriter.write
+    calls = []
+
+    def write_then_fail(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disque plein")
+        real_write(self, rows)
+
+    monkeypatch.setattr(importer.BatchWriter, "write", write_then_fail)
+    rows = [f"E{n:04d};NOM;Prénom;1970-01-01;;p{n}@ac-paris.fr;{NUMEN};;CAP" for n in range(1, 8)]
+    with pytest.raises(RuntimeError, match="disque plein"):
+        run_import(app, csv_bytes(*rows), batch_size=2)
+    assert all_voters(app) == []
+    assert not [t for t in threading.enumerate() if t.name == "voters-import-writer"]
+
+
+def test_the_connection_gets_its_page_cache_back(app, settings):
+    if not settings["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("a SQLite setting")
+    with app.app_context():
+        with db.engine.connect() as conn:
+            before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        assert run_import(app, csv_bytes(GOOD)).ok
+        with db.engine.connect() as conn:  # the pool's one connection, the import's
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+def test_a_bad_byte_far_down_the_file_rolls_back_the_batches_written(app):
+    rows = [f"E{n:04d};NOM;Prénom;1970-01-01;;p{n}@ac-paris.fr;{NUMEN};;CAP" for n in range(1, 301)]
+    data = csv_bytes(*rows) + "E0999;LEFÈVRE;Luc;1970-01-01;;l@ac-paris.fr;;;CAP\n".encode("cp1252")
+    report = run_import(app, data, batch_size=10)
+    assert messages(report) == [importer.NOT_UTF8]
+    assert all_voters(app) == []
+
+
+def test_quotes_backslashes_and_tabs_survive(app):
+    row = 'E0001;"D\'ALEMBERT ""dit"" \\ Jean";Zoé;1962-08-24;;z@ac-paris.fr;;' + NIR15 + ';"CAP\tcollège|CSA \\ B"'
+    assert run_import(app, csv_bytes(row)).ok
+    voter = all_voters(app)[0]
+    assert voter.nom == 'D\'ALEMBERT "dit" \\ Jean'
+    assert voter.scrutin_names == ["CAP\tcollège", "CSA \\ B"]

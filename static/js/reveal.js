@@ -12,6 +12,7 @@
   var remainingEl = document.getElementById("remaining");
   var live = document.getElementById("countdown-live");
   var zone = document.getElementById("code-zone");
+  var bar = document.getElementById("countdown-bar");
   var warned = false;
   var timer = null;
 
@@ -23,9 +24,12 @@
     window.clearInterval(timer);
     var value = document.getElementById("code-value");
     if (value) { value.value = ""; }
+    // Focus was perhaps on a button about to go: it moves to the notice that replaces them.
+    var hadFocus = zone.contains(document.activeElement);
     zone.parentNode.removeChild(zone);
     var countdown = document.getElementById("countdown");
     countdown.parentNode.removeChild(countdown);
+    root.classList.remove("is-ending");
     var p = document.createElement("p");
     p.className = "notice notice-warning";
     p.id = "display-over";
@@ -36,12 +40,18 @@
     a.textContent = "Que faire si je ne l'ai pas noté ?";
     p.appendChild(a);
     root.appendChild(p);
+    if (hadFocus) { p.focus(); }
     say("Affichage terminé : le code n'est plus affiché.");
   }
 
   function tick() {
     var left = secondsLeft();
     remainingEl.textContent = String(left);
+    if (bar) {
+      bar.max = Math.max(bar.max, left);
+      bar.value = left;
+    }
+    root.classList.toggle("is-ending", left <= 20);
     if (left === 0) { finish(); return; }
     if (left <= 20 && !warned) {
       warned = true;
@@ -72,7 +82,7 @@
     }
   });
 
+  tick();
   say("Nouveau code affiché pendant " + total + " secondes.");
   timer = window.setInterval(tick, 1000);
-  tick();
 }());

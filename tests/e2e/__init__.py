@@ -1,0 +1,1 @@
+"""End-to-end tests in Debian's headless Chromium (Playwright), against the app on loopback."""

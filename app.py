@@ -39,17 +39,22 @@ def create_app(config: dict | None = None) -> Flask:
         n = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    # Over HTTPS Flask-WTF also demands a same-host Referer, which browsers never send under
+    # our Referrer-Policy: no-referrer (SEC-18): every POST would fail.  The token does the work.
+    app.config["WTF_CSRF_SSL_STRICT"] = False
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    # Storage failures (Redis down) raise limits' StorageError, which views/errors.py turns into a 503.
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True})
 
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     security_headers.init_app(app)
 
-    import messaging
-    import views
     import commands
     import logging_setup
+    import messaging
+    import views
 
     logging_setup.init_app(app)
     messaging.init_app(app)

@@ -17,7 +17,6 @@ Every line gunicorn writes is JSON (``logging_setup.JsonFormatter``).
 """
 
 import json
-import logging
 import multiprocessing
 import os
 import sys
@@ -53,6 +52,8 @@ forwarded_allow_ips = os.environ.get("REASSORT_FORWARDED_ALLOW_IPS", "127.0.0.1"
 limit_request_line = 4094
 limit_request_fields = 50
 proc_name = "reassort"
+# No runtime control socket (``gunicornc``): workers are managed through systemd only.
+control_socket_disable = True
 
 errorlog = "-"
 loglevel = os.environ.get("REASSORT_GUNICORN_LOG_LEVEL", "info")

@@ -25,8 +25,10 @@ import uuid
 
 from flask import Flask, g, has_request_context, request
 
-#: Loggers of the app whose records become JSON lines on stderr.
-APP_LOGGERS = ("reassort",)
+import audit
+
+#: The app's logger (its level is ``LOG_LEVEL``); its records become JSON lines on stderr.
+APP_LOGGER = "reassort"
 REQUEST_LOGGER = "reassort.request"
 REQUEST_ID_HEADER = "X-Request-ID"
 # Letters, digits, "-" and "_" only: nothing an e-mail or a log forger can use.
@@ -37,6 +39,9 @@ _TOKEN_PREFIXES = ("/reassort/lien/", "/activation/")
 _TOKENISH = re.compile(r"[A-Za-z0-9_.~=-]{24,}|[^/]*@[^/]*|[^/]*%40[^/]*", re.IGNORECASE)
 REDACTED = "<masqué>"
 _MAX_PATH = 200
+# In free text (Flask's "Exception on /reassort/lien/… [GET]", a library's message).
+_TOKEN_IN_TEXT = re.compile(r"(/reassort/lien/|/activation/)[^\s\]\[\"'?]+")
+_EMAIL_IN_TEXT = re.compile(r"[^\s@<>\"'()\[\],;]+@[^\s@<>\"'()\[\],;]+")
 
 
 def redact_path(path: str | None) -> str:
@@ -46,6 +51,11 @@ def redact_path(path: str | None) -> str:
         if path.startswith(prefix):
             return prefix + REDACTED
     return _TOKENISH.sub(REDACTED, path)[:_MAX_PATH]
+
+
+def redact_text(text: str) -> str:
+    """A message without link tokens or e-mail addresses (the last net under every line)."""
+    return _EMAIL_IN_TEXT.sub(REDACTED, _TOKEN_IN_TEXT.sub(r"\1" + REDACTED, text))
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact_text(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in self._STANDARD and not key.startswith("_"):
@@ -108,10 +118,8 @@ def init_app(app: Flask) -> None:
     from flask.logging import default_handler
 
     app.logger.removeHandler(default_handler)
-    for logger in (app.logger, *map(logging.getLogger, APP_LOGGERS)):
+    for logger in (app.logger, logging.getLogger(APP_LOGGER)):
         _install_handler(logger)
-    for name in APP_LOGGERS:
-        logging.getLogger(name).setLevel(app.config["LOG_LEVEL"])
     log = logging.getLogger(REQUEST_LOGGER)
 
     @app.before_request
@@ -126,7 +134,7 @@ def init_app(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = rid
         started = g.get("request_started")
         # Health checks come every few seconds from the load balancer: debug only.
-        level = logging.DEBUG if request.path in ("/healthz",) else logging.INFO
+        level = logging.DEBUG if request.path == "/healthz" else logging.INFO
         if log.isEnabledFor(level):
             log.log(level, "requête", extra={
                 "request_id": rid,
@@ -134,7 +142,7 @@ def init_app(app: Flask) -> None:
                 "route": request.url_rule.rule if request.url_rule is not None else redact_path(request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-                "ip_hash": _ip_hash(),
+                "ip_hash": audit.ip_hash(),
             })
         return response
 
@@ -144,8 +152,3 @@ def _request_id() -> str:
         supplied = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = supplied if _REQUEST_ID_SHAPE.fullmatch(supplied) else uuid.uuid4().hex
     return g.request_id
-
-
-def _ip_hash() -> str | None:
-    import audit
-    return audit.ip_hash()

@@ -55,13 +55,22 @@ def _without_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+#: The placeholder of ``deploy/reassort.env.example``.
+PLACEHOLDER = "CHANGE_ME"
+
+
 def problems(settings: dict) -> list[str]:
-    """What production refuses in ``settings``, plus ``ENV`` itself if it is not production."""
+    """What production refuses in ``settings``, plus what it cannot see: ``ENV`` itself
+    not production, and placeholders of the example file left in place."""
     found = []
     if settings.get("ENV") != "production":
         found.append(f"ENV : vaut {settings.get('ENV')!r} ; le service ne tournera pas en mode production "
                      "(REASSORT_ENV=production)")
-    return found + config.unsafe_settings(settings)
+    found += config.unsafe_settings(settings)
+    for name, value in settings.items():
+        if PLACEHOLDER in str(value):
+            found.append(f"{name} : contient encore « {PLACEHOLDER} » (valeur d'exemple à remplacer)")
+    return found
 
 
 @click.command("check-config")

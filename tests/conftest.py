@@ -1,4 +1,4 @@
-"""Shared fixtures: an app on a file-backed SQLite with an injected clock, the
+"""Shared fixtures: an app on a file-backed SQLite, then on PostgreSQL, with an injected clock, the
 outbox as mail/SMS backend, a fast bcrypt, and a factory of voters with known
 secrets.  ``REQUIRE_SERVICES=1`` (CI) turns skips for missing services into failures.
 """
@@ -24,6 +24,7 @@ from hashing import bcrypt_hash, normalise_answer  # noqa: E402
 from identifiers import nir_digest, numen_digest  # noqa: E402
 from messaging.outbox import read_all  # noqa: E402
 from models import Scrutin, Voter  # noqa: E402
+from tests.services import postgres_admin, postgres_url, redis_limits  # noqa: E402,F401  (fixtures)
 
 PASSWORD = "une phrase de passe assez longue"
 ANSWER = "Éléonore"
@@ -44,14 +45,22 @@ def clock():
     return FakeClock()
 
 
-@pytest.fixture
-def settings(tmp_path, clock):
-    """The test configuration; tests may change it before using ``app``."""
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def settings(request, tmp_path, clock):
+    """The test configuration; tests may change it before using ``app``.
+
+    Every test using it runs twice: on a SQLite file, then on a fresh PostgreSQL
+    schema of its own (skipped when PostgreSQL is unreachable, see ``tests/services.py``).
+    """
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+    else:
+        database_url = f"sqlite:///{tmp_path}/test.db"
     return {
         "ENV": "development",
         "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
         "HASH_PEPPER": "test-pepper-0123456789abcdef0123456789",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/test.db",
+        "DATABASE_URL": database_url,
         "OUTBOX_DIR": str(tmp_path / "outbox"),
         "MAIL_BACKEND": "outbox",
         "SMS_BACKEND": "outbox",

@@ -1,0 +1,153 @@
+"""Réassort served by a real gunicorn in production mode, on PostgreSQL and Redis.
+
+Each server is started with ``gunicorn.conf.py`` on a free loopback port, waited
+for with a deadline and always stopped (``tests/services.Gunicorn``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+import migrations
+from database import make_engine
+from tests.services import Gunicorn, clean_environ, free_port
+
+pytestmark = pytest.mark.slow
+
+HTTP_TIMEOUT = 20
+WORKERS = 3
+
+
+def production_environ(database_url: str, redis_url: str, prefix: str, **extra) -> dict:
+    """A complete, safe production environment; mail and SMS point nowhere (nothing is sent)."""
+    settings = {
+        "ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "HASH_PEPPER": secrets.token_urlsafe(48),
+        "DATABASE_URL": database_url,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "PUBLIC_URL": "https://vote.example.fr",
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "smtp.invalid",
+        "SMS_BACKEND": "http",
+        "SMS_HTTP_URL": "https://sms.invalid/envoi",
+        "PROXY_COUNT": 1,
+        "WORKERS": WORKERS,
+        "WORKER_TIMEOUT": 30,
+        "ACCESS_LOG": "-",
+        **extra,
+    }
+    return clean_environ(**{f"REASSORT_{k}": v for k, v in settings.items()})
+
+
+@pytest.fixture
+def production(postgres_url, redis_limits, tmp_path):
+    """``make(**extra)`` → a started production gunicorn on a migrated PostgreSQL schema."""
+    engine = make_engine(postgres_url)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    redis_url, prefix = redis_limits
+    servers = []
+
+    def make(**extra) -> Gunicorn:
+        server = Gunicorn(tmp_path, production_environ(postgres_url, redis_url, prefix, **extra), free_port())
+        servers.append(server)
+        server.__enter__()
+        server.wait_ready()
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_gunicorn_production_serves_healthz(production):
+    server = production()
+    response = requests.get(server.base + "/healthz", timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["X-Request-ID"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_gunicorn_logs_are_json_without_tokens_or_query_strings(production):
+    server = production()
+    token = "WzEsMF0.aBcDeFgHiJkLmN.OpQrStUvWxYz0123456789"
+    response = requests.get(f"{server.base}/reassort/lien/{token}?email=jean.dupont@example.org",
+                            headers={"X-Request-ID": "req-gunicorn-42"}, timeout=HTTP_TIMEOUT)
+    assert response.headers["X-Request-ID"] == "req-gunicorn-42"
+    server.stop()  # flushes and closes the logs
+    access = [line for line in json_lines(server.stdout()) if line["logger"] == "gunicorn.access"]
+    app_lines = [line for line in json_lines(server.stderr()) if line["logger"] == "reassort.request"]
+    assert {"path": "/reassort/lien/<masqué>", "request_id": "req-gunicorn-42"}.items() <= access[-1].items()
+    assert {"route": "/reassort/lien/<path:token>", "request_id": "req-gunicorn-42"}.items() <= app_lines[-1].items()
+    everything = server.stdout() + server.stderr()
+    assert token not in everything and "jean.dupont" not in everything and "email=" not in everything
+    assert all(line.startswith("{") for line in everything.splitlines() if line.strip())
+
+
+def test_gunicorn_refuses_an_unsafe_environment_and_names_the_setting(tmp_path):
+    env = production_environ(f"sqlite:///{tmp_path}/refus.db", "redis://127.0.0.1:6379/0", "refus",
+                             SECRET_KEY="trop-courte-mais-secrete")
+    with Gunicorn(tmp_path, env, free_port()) as server:
+        status = server.wait_exit(timeout=30)
+    assert status != 0
+    assert "SECRET_KEY" in server.stderr()
+    assert "trop-courte-mais-secrete" not in server.stderr() + server.stdout()
+
+
+def test_gunicorn_refuses_in_memory_rate_limits(tmp_path):
+    env = production_environ(f"sqlite:///{tmp_path}/refus.db", "memory://", "refus")
+    with Gunicorn(tmp_path, env, free_port()) as server:
+        assert server.wait_exit(timeout=30) != 0
+    assert "RATELIMIT_STORAGE_URI" in server.stderr()
+
+
+def post_login(base: str, n: int) -> int:
+    """One voter's browser: GET the form (CSRF, CAPTCHA), then POST it; the POST's status.
+
+    The session cookie is ``__Host-`` and Secure, which ``requests`` keeps for https:
+    it is carried by hand, as the browser does behind nginx's TLS.
+    """
+    proxy = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    with requests.Session() as browser:
+        page = browser.get(base + "/connexion", headers=proxy, timeout=HTTP_TIMEOUT)
+        assert page.status_code == 200, page.text[:300]
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+        cookie = f"__Host-session={page.cookies['__Host-session']}"
+        response = browser.post(base + "/connexion", headers={**proxy, "Cookie": cookie}, timeout=HTTP_TIMEOUT,
+                                data={"csrf_token": csrf, "email": f"agent{n}@education.gouv.fr",
+                                      "password": "pas le bon mot de passe", "captcha": "000000"})
+        return response.status_code
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_rate_limit_holds_across_workers(production):
+    server = production(RATELIMIT_PER_IP="5 per hour")
+    # Ten browsers at once: the three workers share them, and the count in Redis.
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(lambda n: post_login(server.base, n), range(10)))
+    assert sorted(statuses) == [200] * 5 + [429] * 5, statuses
+    server.stop()
+    workers = {line["pid"] for line in json_lines(server.stdout())
+               if line.get("logger") == "gunicorn.access" and line["method"] == "POST"}
+    assert len(workers) >= 2, "one worker answered every request: the test proves nothing"

@@ -1,0 +1,76 @@
+"""Alembic: empty database → head → base, on SQLite and PostgreSQL, and models = migrations."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+import migrations
+from database import make_engine
+from models import Base
+
+TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture
+def engine(settings):
+    """An engine on the test's empty database (SQLite file or PostgreSQL schema)."""
+    engine = make_engine(settings["DATABASE_URL"])
+    yield engine
+    engine.dispose()
+
+
+def table_names(engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(migrations.alembic_config()).get_current_head()
+
+
+def test_migrations_have_a_single_head():
+    assert len(ScriptDirectory.from_config(migrations.alembic_config()).get_heads()) == 1
+
+
+def test_upgrade_from_empty_to_head_then_down_to_base(engine):
+    assert table_names(engine) == set()
+    migrations.upgrade(engine)
+    assert migrations.current(engine) == head()
+    assert table_names(engine) == TABLES | {"alembic_version"}
+    migrations.downgrade(engine)
+    assert migrations.current(engine) is None
+    assert table_names(engine) <= {"alembic_version"}
+
+
+def test_upgrade_twice_changes_nothing(engine):
+    migrations.upgrade(engine)
+    migrations.upgrade(engine)
+    assert migrations.current(engine) == head()
+
+
+def test_models_match_the_migrations(engine):
+    migrations.upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_down_to_base_then_up_again(engine):
+    migrations.upgrade(engine)
+    migrations.downgrade(engine)
+    migrations.upgrade(engine)
+    assert table_names(engine) == TABLES | {"alembic_version"}
+
+
+def test_db_commands_downgrade_current_upgrade(runner):
+    # The ``app`` fixture has already run ``upgrade``.
+    assert runner.invoke(args=["db", "current"]).output.strip() == head()
+    result = runner.invoke(args=["db", "downgrade"])
+    assert result.exit_code == 0 and "base" in result.output
+    assert runner.invoke(args=["db", "current"]).output.strip() == "base"
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0 and head() in result.output

@@ -1,0 +1,379 @@
+"""The IT team's side (SPEC §3): production refusals, check-config, /healthz, JSON logs, purge.
+
+The servers themselves (gunicorn, Redis across workers) are in ``test_gunicorn.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+import audit
+import config
+from app import UnsafeConfiguration, create_app
+from extensions import db
+from logging_setup import JsonFormatter, redact_path
+from models import AuditEvent, CaptchaChallenge, Scrutin, Voter
+from tests.conftest import get_voter, login
+from tests.services import ROOT, clean_environ
+
+SECRET_KEY = "prod-secret-key-" + "k" * 40
+PEPPER = "prod-pepper-" + "p" * 40
+DB_PASSWORD = "motdepasse-base-9f3e"
+
+
+def safe_production(tmp_path) -> dict:
+    """A complete production configuration that ``create_app`` accepts (nothing is contacted)."""
+    return {
+        "ENV": "production",
+        "SECRET_KEY": SECRET_KEY,
+        "HASH_PEPPER": PEPPER,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/prod.db",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+        "PUBLIC_URL": "https://vote.example.fr",
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "smtp.invalid",
+        "SMS_BACKEND": "http",
+        "SMS_HTTP_URL": "https://sms.invalid/envoi",
+        "PROXY_COUNT": 1,
+    }
+
+
+def as_environ(settings: dict) -> dict:
+    """``settings`` as the REASSORT_ variables an operator would export."""
+    return {f"REASSORT_{k}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()}
+
+
+# --- Production refuses unsafe settings --------------------------------------------------
+
+def test_safe_production_settings_start(tmp_path):
+    app = create_app(safe_production(tmp_path))
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+REFUSALS = [
+    # (id, overrides, the setting the refusal names)
+    ("secret-key-missing", {"SECRET_KEY": None}, "SECRET_KEY"),
+    ("secret-key-short", {"SECRET_KEY": "trop-courte"}, "SECRET_KEY"),
+    ("pepper-missing", {"HASH_PEPPER": None}, "HASH_PEPPER"),
+    ("pepper-short", {"HASH_PEPPER": "court"}, "HASH_PEPPER"),
+    ("pepper-dev-value", {"HASH_PEPPER": config.DEV_PEPPER}, "HASH_PEPPER"),
+    ("captcha-disabled", {"CAPTCHA_ENABLED": False}, "CAPTCHA_ENABLED"),
+    ("ratelimit-disabled", {"RATELIMIT_ENABLED": False}, "RATELIMIT_ENABLED"),
+    ("mail-console", {"MAIL_BACKEND": "console"}, "MAIL_BACKEND"),
+    ("mail-outbox", {"MAIL_BACKEND": "outbox"}, "MAIL_BACKEND"),
+    ("sms-console", {"SMS_BACKEND": "console"}, "SMS_BACKEND"),
+    ("sms-outbox", {"SMS_BACKEND": "outbox"}, "SMS_BACKEND"),
+    ("franceconnect-standin", {"FRANCECONNECT_STANDIN": True}, "FRANCECONNECT_STANDIN"),
+    ("franceconnect-plain-http", {"FRANCECONNECT_ISSUER": "http://fc.example/api/v2",
+                                  "FRANCECONNECT_CLIENT_ID": "id", "FRANCECONNECT_CLIENT_SECRET": "s"},
+     "FRANCECONNECT_ISSUER"),
+    ("franceconnect-without-client", {"FRANCECONNECT_ISSUER": "https://fc.example/api/v2"},
+     "FRANCECONNECT_CLIENT_ID"),
+    ("ratelimit-memory", {"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
+    ("ratelimit-memory-one-worker", {"RATELIMIT_STORAGE_URI": "memory://", "WORKERS": 1}, "RATELIMIT_STORAGE_URI"),
+    ("public-url-plain-http", {"PUBLIC_URL": "http://vote.example.fr"}, "PUBLIC_URL"),
+]
+
+
+@pytest.mark.parametrize("overrides, setting", [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
+def test_production_refuses(tmp_path, overrides, setting):
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app({**safe_production(tmp_path), **overrides})
+    assert len(refused.value.problems) == 1, refused.value.problems
+    assert refused.value.problems[0].startswith(setting + " ")
+    assert setting in str(refused.value)
+
+
+def test_production_refusal_lists_every_problem_and_no_secret(tmp_path):
+    unsafe = {**safe_production(tmp_path), "SECRET_KEY": "secret-court-123", "CAPTCHA_ENABLED": False,
+              "RATELIMIT_STORAGE_URI": "memory://"}
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app(unsafe)
+    named = {problem.split(" ", 1)[0] for problem in refused.value.problems}
+    assert named == {"SECRET_KEY", "CAPTCHA_ENABLED", "RATELIMIT_STORAGE_URI"}
+    assert "secret-court-123" not in str(refused.value)
+
+
+def test_production_defaults_are_all_refused():
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app({"ENV": "production"})
+    named = {problem.split(" ", 1)[0] for problem in refused.value.problems}
+    assert {"SECRET_KEY", "HASH_PEPPER", "MAIL_BACKEND", "SMS_BACKEND", "RATELIMIT_STORAGE_URI",
+            "PUBLIC_URL"} <= named
+
+
+# --- check-config ------------------------------------------------------------------------
+
+def check_config(env: dict):
+    """Run ``check-config`` on a development app with exactly ``env`` as REASSORT_ variables."""
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"})
+    cleared = {k: None for k in os.environ if k.startswith("REASSORT_")}
+    return app.test_cli_runner().invoke(args=["check-config"], env={**cleared, **env})
+
+
+def test_check_config_accepts_a_safe_environment_and_hides_secrets(tmp_path):
+    settings = {**safe_production(tmp_path),
+                "DATABASE_URL": f"postgresql+psycopg://reassort:{DB_PASSWORD}@db.internal/reassort",
+                "SMTP_PASSWORD": "smtp-secret-value", "SMS_HTTP_AUTH": "Bearer sms-secret-value"}
+    result = check_config(as_environ(settings))
+    assert result.exit_code == 0, result.output
+    assert "Configuration acceptée pour la production." in result.output
+    for secret in (SECRET_KEY, PEPPER, DB_PASSWORD, "smtp-secret-value", "sms-secret-value"):
+        assert secret not in result.output
+    assert "postgresql+psycopg://reassort:•••@db.internal/reassort" in result.output
+
+
+def test_check_config_lists_every_unsafe_setting_and_exits_1(tmp_path):
+    settings = {**safe_production(tmp_path), "SECRET_KEY": "court-mais-secret", "RATELIMIT_STORAGE_URI": "memory://",
+                "MAIL_BACKEND": "console"}
+    result = check_config(as_environ(settings))
+    assert result.exit_code == 1
+    for setting in ("SECRET_KEY", "RATELIMIT_STORAGE_URI", "MAIL_BACKEND"):
+        assert f"  - {setting} :" in result.output
+    assert "HASH_PEPPER :" not in result.output.split("Configuration refusée")[-1]
+    assert "court-mais-secret" not in result.output
+
+
+def test_check_config_reports_a_development_environment():
+    result = check_config({})
+    assert result.exit_code == 1
+    assert "  - ENV :" in result.output
+    # Judged as production would: no development key or pepper fills the gap.
+    assert "  - SECRET_KEY :" in result.output and "  - HASH_PEPPER :" in result.output
+
+
+def run_flask_check_config(env: dict) -> subprocess.CompletedProcess:
+    flask = os.path.join(os.path.dirname(sys.executable), "flask")
+    return subprocess.run([flask, "--app", "app", "check-config"], cwd=ROOT, env=clean_environ(**env),
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_flask_check_config_exits_0_on_a_safe_production_environment(tmp_path):
+    done = run_flask_check_config(as_environ(safe_production(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    assert "Configuration acceptée pour la production." in done.stdout
+    assert SECRET_KEY not in done.stdout + done.stderr and PEPPER not in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_flask_check_config_exits_1_when_production_refuses_to_load(tmp_path):
+    # The module-level app refuses first; the command line still names every setting.
+    env = as_environ({**safe_production(tmp_path), "SECRET_KEY": "court-mais-secret", "SMS_BACKEND": "console"})
+    done = run_flask_check_config(env)
+    assert done.returncode == 1
+    assert "SECRET_KEY" in done.stderr and "SMS_BACKEND" in done.stderr
+    assert "court-mais-secret" not in done.stdout + done.stderr
+
+
+# --- /healthz ----------------------------------------------------------------------------
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_503_when_the_database_is_unreachable(tmp_path):
+    # Port 9 on loopback: nothing listens, the connection is refused at once.
+    unreachable = create_app({"TESTING": True, "DATABASE_URL": "postgresql+psycopg://reassort:motdepasse@"
+                                                              "127.0.0.1:9/reassort?connect_timeout=2"})
+    response = unreachable.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "failed": ["database"]}
+    assert b"motdepasse" not in response.data and b"127.0.0.1" not in response.data
+
+
+def test_healthz_503_when_the_ratelimit_storage_is_unreachable(settings):
+    settings["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:9/0?socket_connect_timeout=1"
+    unreachable = create_app(settings)
+    response = unreachable.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "failed": ["ratelimit_storage"]}
+
+
+def test_healthz_needs_no_login_and_answers_every_poll(client):
+    # (Flask-Limiter's ``limiter`` is one object for every app of the process: a test
+    # giving it application-wide limits would leave them to the following tests.)
+    assert [client.get("/healthz").status_code for _ in range(40)] == [200] * 40
+
+
+# --- JSON logs ---------------------------------------------------------------------------
+
+def log_lines(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+
+
+def test_log_lines_are_json_with_a_request_id_and_no_personal_data(app, client, make_voter, capsys):
+    voter_id = make_voter()
+    email = get_voter(app, voter_id).email
+    capsys.readouterr()
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.77"
+    token = "WzEsMF0.aBcDeFgHiJkLmN.OpQrStUvWxYz0123456789"
+    login(client, email, "pas le bon mot de passe")
+    echoed = client.get(f"/reassort/lien/{token}?email={email}", headers={"X-Request-ID": "req-0123456789"})
+    client.get(f"/activation/{token}")
+    client.get(f"/inconnu/{email}/{token}")
+    lines = log_lines(capsys)
+    requests_logged = [line for line in lines if line["logger"] == "reassort.request"]
+    assert len(requests_logged) == 5  # GET + POST /connexion, the link, the activation, the 404
+    assert all(line["request_id"] for line in lines)
+    assert echoed.headers["X-Request-ID"] == "req-0123456789"
+    assert any(line["request_id"] == "req-0123456789" and line["route"] == "/reassort/lien/<path:token>"
+               for line in requests_logged)
+    assert {"/connexion", "/activation/<token>"} <= {line["route"] for line in requests_logged}
+    text = json.dumps(lines, ensure_ascii=False)
+    for leaked in (email, email.split("@")[0], token, "203.0.113.77", "?email", "pas le bon mot de passe"):
+        assert leaked not in text
+
+
+def test_request_id_header_is_generated_when_absent_or_malformed(client):
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert len(generated) == 32
+    replaced = client.get("/healthz", headers={"X-Request-ID": "jean.dupont@example.org"}).headers["X-Request-ID"]
+    assert "@" not in replaced and len(replaced) == 32
+
+
+@pytest.mark.parametrize("path, shown", [
+    ("/reassort/lien/WzEsMF0.aBcDeF.GhIjKl", "/reassort/lien/<masqué>"),
+    ("/activation/WzEsMF0.aBcDeF.GhIjKl", "/activation/<masqué>"),
+    ("/x/jean.dupont@example.org/y", "/x/<masqué>/y"),
+    ("/x/jean.dupont%40example.org", "/x/<masqué>"),
+    ("/x/" + "A" * 30, "/x/<masqué>"),
+    ("/vote", "/vote"),
+    ("/static/css/reassort.css", "/static/css/reassort.css"),
+])
+def test_redact_path(path, shown):
+    assert redact_path(path) == shown
+
+
+def test_log_messages_lose_tokens_and_addresses():
+    import logging
+    # Flask's own line for an unhandled exception quotes the path.
+    record = logging.getLogger("app").makeRecord(
+        "app", logging.ERROR, __file__, 1, "Exception on %s [%s] (%s)",
+        ("/reassort/lien/WzEsMF0.aBcDeF.GhIjKl", "POST", "jean.dupont@example.org"), None)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "Exception on /reassort/lien/<masqué> [POST] (<masqué>)"
+
+
+def test_logged_exception_keeps_its_type_and_stack_not_its_message():
+    import logging
+    message = "ligne refusée pour jean.dupont@example.org"
+    try:
+        raise ValueError(message)
+    except ValueError:
+        record = logging.getLogger("reassort").makeRecord(
+            "reassort", logging.ERROR, __file__, 1, "échec", (), sys.exc_info())
+    line = json.loads(JsonFormatter().format(record))
+    assert line["exception"] == "ValueError" and "test_production.py" in line["stack"]
+    assert "jean.dupont" not in json.dumps(line)
+
+
+# --- purge -------------------------------------------------------------------------------
+
+@pytest.fixture
+def election_data(app, make_voter):
+    """Two voters with their scrutins, a CAPTCHA row and three audit events."""
+    voters = [make_voter(), make_voter()]
+    with app.app_context():
+        with db.new_session() as s:
+            s.add(CaptchaChallenge(id="c" * 43, expires_at=2_000_000_000))
+            for voter_id in voters:
+                audit.record(s, "login_ok", voter_id)
+            audit.record(s, "codes_issued", None, "2")
+            s.commit()
+    return voters
+
+
+def table_counts(app) -> dict:
+    with app.app_context():
+        with db.new_session() as s:
+            return {model.__tablename__: s.scalar(select(func.count()).select_from(model))
+                    for model in (Voter, Scrutin, CaptchaChallenge, AuditEvent)}
+
+
+def audit_events(app) -> list[tuple[str, str | None]]:
+    with app.app_context():
+        with db.new_session() as s:
+            return [(e.event, e.detail) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_purge_refuses_without_confirm(app, runner, election_data):
+    before = table_counts(app)
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code != 0
+    assert "--confirm" in result.output
+    assert table_counts(app) == before
+
+
+def test_purge_erases_voters_secrets_and_captcha_and_keeps_the_audit(app, runner, election_data):
+    result = runner.invoke(args=["purge", "--confirm"])
+    assert result.exit_code == 0, result.output
+    assert table_counts(app) == {"voters": 0, "scrutins": 0, "captcha_challenges": 0, "audit_events": 4}
+    assert audit_events(app)[-1] == ("purge", "audit conservé")
+    assert "électeurs effacés : 2" in result.output
+    assert "inscriptions aux scrutins effacés : 4" in result.output
+    assert "CAPTCHA effacés : 1" in result.output
+
+
+def test_purge_keep_audit_is_the_default(app, runner, election_data):
+    assert runner.invoke(args=["purge", "--confirm", "--keep-audit"]).exit_code == 0
+    assert [event for event, _ in audit_events(app)] == ["login_ok", "login_ok", "codes_issued", "purge"]
+
+
+def test_purge_exports_then_deletes_the_audit(app, runner, election_data, tmp_path):
+    export = tmp_path / "audit-final.csv"
+    result = runner.invoke(args=["purge", "--confirm", "--export-audit", str(export)])
+    assert result.exit_code == 0, result.output
+    with open(export, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    assert rows[0] == ["date_utc", "evenement", "votant_id", "ip_hachee", "detail"]
+    assert [row[1] for row in rows[1:]] == ["login_ok", "login_ok", "codes_issued"]
+    assert audit_events(app) == [("purge", "audit exporté puis effacé")]
+    assert table_counts(app)["voters"] == 0
+
+
+def test_purge_never_overwrites_an_export_file(app, runner, election_data, tmp_path):
+    export = tmp_path / "audit.csv"
+    export.write_text("déjà là\n", encoding="utf-8")
+    result = runner.invoke(args=["purge", "--confirm", "--export-audit", str(export)])
+    assert result.exit_code != 0
+    assert export.read_text(encoding="utf-8") == "déjà là\n"
+    assert table_counts(app)["voters"] == 2
+
+
+def test_purge_keep_and_export_are_exclusive(app, runner, election_data, tmp_path):
+    result = runner.invoke(args=["purge", "--confirm", "--keep-audit", "--export-audit", str(tmp_path / "a.csv")])
+    assert result.exit_code != 0
+    assert table_counts(app)["voters"] == 2
+
+
+def test_purge_refused_before_the_poll_closes(settings, clock, request):
+    settings["ELECTION_CLOSES_AT"] = dt.datetime.fromtimestamp(clock() + 3600, dt.timezone.utc).isoformat()
+    app = request.getfixturevalue("app")
+    request.getfixturevalue("election_data")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["purge", "--confirm"])
+    assert result.exit_code != 0 and "pas clos" in result.output
+    assert table_counts(app)["voters"] == 2
+    clock.advance(3600)
+    assert runner.invoke(args=["purge", "--confirm"]).exit_code == 0
+    assert table_counts(app)["voters"] == 0
+
+
+def test_after_purge_the_voter_can_no_longer_log_in(app, client, runner, election_data):
+    email = get_voter(app, election_data[0]).email
+    assert runner.invoke(args=["purge", "--confirm"]).exit_code == 0
+    response = login(client, email)
+    assert response.status_code == 200  # the login page again, with the generic error

@@ -69,15 +69,20 @@ def _cap_item(channel: str):
     return parse_limit(f"{_cfg(setting)} per hour")
 
 
+def _cap_keys(channel: str) -> tuple[str, ...]:
+    # Same prefix as Flask-Limiter's own keys, so deployments sharing a Redis stay apart.
+    return (str(current_app.config.get("RATELIMIT_KEY_PREFIX") or ""), "global-sends", channel)
+
+
 def _under_global_cap(channel: str) -> bool:
     if not current_app.config["RATELIMIT_ENABLED"]:
         return True
-    return limiter.limiter.test(_cap_item(channel), "global-sends", channel)
+    return limiter.limiter.test(_cap_item(channel), *_cap_keys(channel))
 
 
 def _count_global_send(channel: str) -> None:
     if current_app.config["RATELIMIT_ENABLED"]:
-        limiter.limiter.hit(_cap_item(channel), "global-sends", channel)
+        limiter.limiter.hit(_cap_item(channel), *_cap_keys(channel))
 
 
 def _links_in_this_hour(voter: Voter, now: int) -> int:

@@ -25,7 +25,10 @@ def normalise_email(email: str) -> str:
 
 def authenticate(s: Session, email: str, password: str) -> Voter | None:
     """The voter with this address and password; same work whether or not it exists."""
-    voter = s.scalar(select(Voter).where(Voter.email == normalise_email(email)))
+    typed = normalise_email(email)
+    # No address of record holds a NUL, and PostgreSQL refuses one in a query
+    # parameter (DataError, a 500): such an address is simply unknown.
+    voter = None if "\x00" in typed else s.scalar(select(Voter).where(Voter.email == typed))
     ok = bcrypt_check(password, voter.password_hash if voter else None, _rounds())
     return voter if ok else None
 

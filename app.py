@@ -38,6 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
     if int(app.config["PROXY_COUNT"]):
         n = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    # Every form is a few short fields: refuse large bodies early (413, French page).
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
     # Over HTTPS Flask-WTF also demands a same-host Referer, which browsers never send under
     # our Referrer-Policy: no-referrer (SEC-18): every POST would fail.  The token does the work.

@@ -39,7 +39,8 @@ def ip_hash() -> str | None:
 
 def record(session: Session, event: str, voter_id: int | None = None, detail: str | None = None) -> None:
     """Add one event to ``session`` (committed with the caller's transaction)."""
-    assert event in EVENTS, event
+    if event not in EVENTS:  # a typo in the code, not an input: never stored under a wrong name
+        raise ValueError(f"événement d'audit inconnu : {event!r}")
     session.add(AuditEvent(at=clock.utcnow(), event=event, voter_id=voter_id,
                            ip_hash=ip_hash(), detail=detail))
 
@@ -60,10 +61,11 @@ def export_rows(session: Session) -> Iterable[list[str]]:
 
 def export_csv(session: Session, out: io.TextIOBase) -> int:
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    n = -1
-    for n, row in enumerate(export_rows(session)):
+    rows = 0
+    for row in export_rows(session):
         writer.writerow(row)
-    return n
+        rows += 1
+    return rows - 1  # the events, without the header
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -49,7 +49,7 @@ ACR_REQUESTED = "eidas1"
 #: Where the in-app stand-in lives under PUBLIC_URL (development only).
 STANDIN_PATH = "/fc-standin/api/v2"
 STANDIN_CLIENT_ID = "reassort-standin"
-STANDIN_CLIENT_SECRET = "standin-secret-not-for-production"
+STANDIN_CLIENT_SECRET = "standin-secret-not-for-production"  # noqa: S105  (stand-in only; refused in production)
 CALLBACK_PATH = "/reassort/franceconnect/retour"
 LOGOUT_RETURN_PATH = "/reassort/franceconnect/deconnexion/retour"
 STANDARD_PATHS = {"authorization_endpoint": "/authorize", "token_endpoint": "/token",

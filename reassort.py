@@ -8,6 +8,7 @@ parse forms and render what these return.  The destination typed by the voter
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 
 from flask import current_app
@@ -89,6 +90,18 @@ def _links_in_this_hour(voter: Voter, now: int) -> int:
     return voter.links_in_window if now - voter.link_window_start < 3600 else 0
 
 
+def _new_generation(current: int) -> int:
+    """A fresh random link generation, never the current one.
+
+    Random rather than ``current + 1``: a link whose recording failed after it was
+    sent can never come back to life when a later link records the next number.
+    """
+    while True:
+        generation = secrets.randbelow(2**31 - 1) + 1
+        if generation != current:
+            return generation
+
+
 def link_url(voter_id: int, generation: int) -> str:
     """The link sent, built from ``PUBLIC_URL`` and never the Host header (SEC-16)."""
     token = tokens.make(tokens.REISSUE, voter_id, generation)
@@ -140,7 +153,7 @@ def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkR
         audit.record(s, "throttled", voter.id, f"global_cap_{channel}")
         s.commit()
         return LinkRequest(CAPPED)
-    generation = voter.link_generation + 1
+    generation = _new_generation(voter.link_generation)
     url = link_url(voter.id, generation)
     minutes = max(1, _cfg("REISSUE_LINK_MAX_AGE") // 60)
     try:
@@ -194,7 +207,7 @@ def regenerate(s: Session, voter_id: int, generation: int) -> Regeneration | Non
         update(Voter)
         .where(Voter.id == voter_id, Voter.link_generation == generation)
         .values(code_digest=votegate.code_digest(code), code_issued_at=clock.now_int(),
-                link_generation=generation + 1, session_epoch=Voter.session_epoch + 1)
+                link_generation=_new_generation(generation), session_epoch=Voter.session_epoch + 1)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         s.rollback()

@@ -1,10 +1,14 @@
-"""``db upgrade`` / ``db downgrade`` / ``db current``: Alembic migrations."""
+"""``db upgrade`` / ``db downgrade`` / ``db current``: Alembic migrations.
+
+``migrations`` (Alembic, Mako) is imported by each command, not at the top: every
+gunicorn worker builds the app, and so registers these commands, but never
+migrates — importing Alembic there cost each worker 8 MiB of RSS (docs/benchmarks.md §5).
+"""
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-import migrations
 from extensions import db
 
 group = AppGroup("db", help="Schéma de la base (migrations Alembic).")
@@ -14,6 +18,7 @@ group = AppGroup("db", help="Schéma de la base (migrations Alembic).")
 @click.argument("revision", default="head")
 def upgrade(revision):
     """Crée ou met à jour le schéma."""
+    import migrations
     migrations.upgrade(db.engine, revision)
     click.echo(f"Schéma à jour (révision {migrations.current(db.engine)}).")
 
@@ -22,6 +27,7 @@ def upgrade(revision):
 @click.argument("revision", default="base")
 def downgrade(revision):
     """Revient à une révision antérieure (par défaut : base vide)."""
+    import migrations
     migrations.downgrade(db.engine, revision)
     click.echo(f"Schéma ramené à la révision {migrations.current(db.engine) or 'base'}.")
 
@@ -29,6 +35,7 @@ def downgrade(revision):
 @group.command("current")
 def current():
     """Affiche la révision du schéma."""
+    import migrations
     click.echo(migrations.current(db.engine) or "base")
 
 

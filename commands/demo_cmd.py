@@ -21,7 +21,7 @@ from identifiers import nir_digest, numen_digest
 from models import Scrutin, Voter
 from questions import QUESTIONS
 
-PASSWORD = "vote-demo-2026"
+PASSWORD = "vote-demo-2026"  # noqa: S105  (the demo's published password; demo refused in production)
 ANSWER = "Camille"
 SCRUTINS = ["CAP académique — professeurs certifiés", "Comité social d'administration ministériel"]
 DEMO_NIR = {"angela": "2620875107", "jean-pierre": "1750369123", "aissatou": "2881199341",

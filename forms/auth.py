@@ -1,11 +1,10 @@
 """Login and activation forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 import passwords
-from forms.common import REQUIRED, CaptchaForm
+from forms.common import REQUIRED, CaptchaForm, Form
 from questions import QUESTIONS
 
 
@@ -15,11 +14,13 @@ class LoginForm(CaptchaForm):
     password = PasswordField("Mot de passe", validators=[InputRequired(REQUIRED), Length(max=256)])
 
 
-class ActivationForm(FlaskForm):
+class ActivationForm(Form):
     password = PasswordField("Nouveau mot de passe", validators=[InputRequired(REQUIRED)])
     confirm = PasswordField("Confirmation du mot de passe", validators=[
         InputRequired(REQUIRED), EqualTo("password", "Les deux mots de passe ne sont pas identiques.")])
-    question = SelectField("Question défi", choices=[SelectChoice("", "Choisissez une question")] + [SelectChoice(k, v) for k, v in QUESTIONS.items()],
+    question = SelectField("Question défi",
+                           choices=[SelectChoice("", "Choisissez une question")]
+                           + [SelectChoice(k, v) for k, v in QUESTIONS.items()],
                            validators=[InputRequired("Choisissez une question défi.")])
     answer = StringField("Réponse à la question défi", validators=[
         InputRequired(REQUIRED), Length(min=3, max=100, message="La réponse doit compter entre 3 et 100 caractères.")])

@@ -1,6 +1,6 @@
 """Pieces shared by the forms."""
 
-from flask import current_app
+from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
@@ -8,7 +8,21 @@ from wtforms.validators import InputRequired, Length
 REQUIRED = "Ce champ est obligatoire."
 
 
-class CaptchaForm(FlaskForm):
+class Form(FlaskForm):
+    """Every form of Réassort: its fields read the posted text fields only.
+
+    Flask-WTF otherwise also binds uploaded files and JSON bodies to the fields,
+    which then hold a ``FileStorage``, a number or a list instead of text and
+    make the validators raise (a 500 found by ``tests/test_fuzz_forms.py``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        if not args and "formdata" not in kwargs and request.method == "POST":
+            kwargs["formdata"] = request.form
+        super().__init__(*args, **kwargs)
+
+
+class CaptchaForm(Form):
     """A form ending with the CAPTCHA answer; the field goes when the CAPTCHA is off."""
 
     captcha = StringField("CAPTCHA", validators=[InputRequired(REQUIRED), Length(max=32)])

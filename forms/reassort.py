@@ -1,15 +1,14 @@
 """The question défi form: answer, NUMEN or NIR, channel and destination."""
 
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 import contacts
 import identifiers
-from forms.common import REQUIRED
+from forms.common import REQUIRED, Form
 
 
-class ChallengeForm(FlaskForm):
+class ChallengeForm(Form):
     answer = StringField("Réponse à votre question défi",
                          validators=[InputRequired(REQUIRED), Length(max=100, message="100 caractères au plus.")])
     identifier = StringField("NUMEN ou 10 premiers caractères du n° de sécurité sociale",

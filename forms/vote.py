@@ -1,6 +1,5 @@
 """Vote-code form."""
 
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 

@@ -323,7 +323,8 @@ class Provider:
 
     def end_session(self, args) -> str:
         """The redirect back after logout; raises ValueError on a bad request."""
-        hint, state, target = args.get("id_token_hint", ""), args.get("state", ""), args.get("post_logout_redirect_uri", "")
+        hint, state = args.get("id_token_hint", ""), args.get("state", "")
+        target = args.get("post_logout_redirect_uri", "")
         if not hint or not state or not target:
             raise ValueError("id_token_hint, state et post_logout_redirect_uri sont requis")
         try:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from messaging import console, outbox, sms_http, smtp
 from messaging.base import DeliveryError, Message
-from messaging import console, outbox, smtp, sms_http
 
 __all__ = ["DeliveryError", "Message", "send_email", "send_sms", "render_email", "render_sms"]
 

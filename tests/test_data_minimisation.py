@@ -5,7 +5,7 @@ import io
 import logging
 
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import String, Text, select
+from sqlalchemy import select
 
 import audit
 from extensions import db

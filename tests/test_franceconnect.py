@@ -17,13 +17,28 @@ from sqlalchemy import select
 
 import votegate
 from extensions import db
-from franceconnect_client import (CALLBACK_PATH, LOGOUT_RETURN_PATH, Attempt, FranceConnectClient,
-                                  FranceConnectError, Settings)
+from franceconnect_client import (
+    CALLBACK_PATH,
+    LOGOUT_RETURN_PATH,
+    Attempt,
+    FranceConnectClient,
+    FranceConnectError,
+    Settings,
+)
 from models import AuditEvent
 from tests import fc_fixtures
 from tests.conftest import CODE, csrf_of, get_voter, page_text
-from tests.fc_fixtures import (CLIENT_ID, CLIENT_SECRET, PUBLIC_URL, START, consent, local_path, query, start,
-                               through_franceconnect)
+from tests.fc_fixtures import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PUBLIC_URL,
+    START,
+    consent,
+    local_path,
+    query,
+    start,
+    through_franceconnect,
+)
 from tests.flows import code_on_page, last_link, regenerate
 
 FC_EMAIL = "angela.dubois@example.org"
@@ -277,7 +292,8 @@ def test_sec27_identity_mismatch_sends_nothing(app, logged_in, outbox):
     assert "Identité non reconnue" in text and "Aucun lien n'a été envoyé" in text
     assert "Se déconnecter de FranceConnect" in text
     assert outbox() == []
-    assert [(e.voter_id, e.detail) for e in events(app, "franceconnect_mismatch")] == [(voter_id, "nom,prenom,date,lieu")]
+    assert [(e.voter_id, e.detail) for e in events(app, "franceconnect_mismatch")] == [
+        (voter_id, "nom,prenom,date,lieu")]
 
 
 def test_sec27_voter_with_other_given_names_is_not_matched(app, client, make_voter, outbox):

@@ -6,7 +6,6 @@ import re
 import pytest
 
 import votegate
-from extensions import db
 from tests.conftest import CODE, NIR10, get_voter, login, page_text
 from tests.flows import PERSONAL_EMAIL, ask_link, last_link
 

@@ -1,6 +1,6 @@
 """Portal login, logout and account activation."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import update
 
 import accounts
@@ -12,7 +12,6 @@ from models import Voter
 from questions import QUESTIONS
 from ratelimits import per_ip
 from voter_session import current_voter, log_in, log_out
-from flask import current_app, session
 
 bp = Blueprint("auth", __name__)
 

@@ -1,7 +1,8 @@
 """Friendly French error pages; a 429 is audited as a throttled attempt."""
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, session
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 
 import audit
@@ -12,6 +13,8 @@ MESSAGES = {
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "Cette page n'existe pas ou n'existe plus."),
     405: ("Action non permise", "Cette action n'est pas possible sur cette page."),
+    413: ("Envoi trop volumineux", "Les données envoyées dépassent la taille permise. "
+          "Revenez en arrière et vérifiez votre saisie."),
     429: ("Trop de tentatives", "Vous avez fait trop de tentatives en peu de temps. "
           "Patientez quelques minutes avant de réessayer."),
     500: ("Erreur du service", "Une erreur s'est produite de notre côté. Réessayez dans quelques instants."),
@@ -27,7 +30,7 @@ def render_error(status: int, message: str | None = None):
 
 
 def init_app(app: Flask) -> None:
-    for status in (400, 403, 404, 405, 500):
+    for status in (400, 403, 404, 405, 413, 500):
         app.register_error_handler(status, lambda e, s=status: render_error(s))
 
     @app.errorhandler(CSRFError)
@@ -49,4 +52,22 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database_unavailable(_e):
         db.session.rollback()
-        return render_error(503)
+        return _unavailable()
+
+    @app.errorhandler(StorageError)
+    def _limits_unavailable(_e):
+        # The limiter's storage (Redis) is down: refuse rather than let forms go unthrottled.
+        db.session.rollback()
+        return _unavailable()
+
+
+def _unavailable():
+    """The 503 page; the browser keeps the session it came with.
+
+    The database work was rolled back, so what the request put in the session
+    (a login, a link's token popped before the regeneration) must not outlive it:
+    the session cookie is left as it was (tests/test_faults.py).
+    """
+    response = render_error(503)  # rendering may touch the session too (current voter's last seen)
+    session.modified = False
+    return response

@@ -30,7 +30,7 @@ log = logging.getLogger("reassort.franceconnect")
 bp = Blueprint("franceconnect", __name__, url_prefix="/reassort/franceconnect")
 
 ATTEMPT_KEY = "fc_attempt"
-ID_TOKEN_KEY = "fc_id_token"
+ID_TOKEN_KEY = "fc_id_token"  # noqa: S105  (a session key's name, not a secret)
 LOGOUT_STATE_KEY = "fc_logout_state"
 #: An attempt left at the provider longer than this is not taken back.
 ATTEMPT_MAX_AGE = 600

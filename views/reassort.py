@@ -18,7 +18,7 @@ from voter_session import current_voter, login_required
 
 bp = Blueprint("reassort", __name__, url_prefix="/reassort")
 
-TOKEN_KEY = "reissue"  # the link's token, moved from the URL into the session (SEC-17)
+TOKEN_KEY = "reissue"  # noqa: S105  (a session key's name) the link's token, moved into the session (SEC-17)
 
 MESSAGES = {
     reassort.WRONG: "Les informations saisies ne permettent pas de vous identifier. Vérifiez votre réponse "
@@ -43,7 +43,8 @@ def _locked_minutes(voter) -> int:
 def choice():
     if election.has_closed():
         return _closed_page()
-    franceconnect = bool(current_app.config.get("FRANCECONNECT_ISSUER") or current_app.config.get("FRANCECONNECT_STANDIN"))
+    franceconnect = bool(current_app.config.get("FRANCECONNECT_ISSUER")
+                         or current_app.config.get("FRANCECONNECT_STANDIN"))
     return render_template("reassort/choice.html", franceconnect=franceconnect)
 
 

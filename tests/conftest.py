@@ -178,3 +178,19 @@ def logged_in(client, make_voter):
     response = login(client, email)
     assert response.status_code == 302, response.data[:500]
     return client, voter_id, email
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback; ``.handler.messages`` holds what arrived."""
+    from tests.servers import SMTPTestServer
+    with SMTPTestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway():
+    """A real HTTP SMS gateway on loopback; ``.requests`` holds what arrived."""
+    from tests.servers import SMSGateway
+    with SMSGateway() as gw:
+        yield gw

@@ -10,19 +10,6 @@ import pytest
 
 from tests.conftest import get_voter, page_text
 from tests.flows import LINK_RE, PERSONAL_EMAIL, ask_link
-from tests.servers import SMSGateway, SMTPTestServer
-
-
-@pytest.fixture
-def smtp_server():
-    with SMTPTestServer() as server:
-        yield server
-
-
-@pytest.fixture
-def gateway():
-    with SMSGateway() as gw:
-        yield gw
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from models import AuditEvent
 from tests.conftest import CODE, NUMEN, csrf_of, get_voter, login, page_text
 from tests.flows import LINK_RE, PERSONAL_EMAIL, ask_link, code_on_page, last_link, open_link, regenerate
 from tests.fuzzing import OPEN_LIMITS
-from tests.servers import SMSGateway, SMTPTestServer, free_port
+from tests.servers import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNAVAILABLE = "Service momentanément indisponible"
@@ -412,18 +412,6 @@ def test_rate_limit_storage_gone_is_a_french_503_and_nothing_changes(no_redis, a
 
 
 # -- SMTP and SMS failing again and again --------------------------------------------------
-
-@pytest.fixture
-def smtp_server():
-    with SMTPTestServer() as server:
-        yield server
-
-
-@pytest.fixture
-def gateway():
-    with SMSGateway() as gw:
-        yield gw
-
 
 @pytest.fixture
 def channel_settings(settings, smtp_server, gateway):

@@ -90,15 +90,20 @@ def challenge():
                            question=questions.text(voter.question_id)), status
 
 
+def _invalid_link():
+    """The one page for every bad link: tampered, expired, used or superseded (SEC-03)."""
+    audit.record(db.session, "link_invalid")
+    db.session.commit()
+    return render_template("reassort/link_invalid.html"), 400
+
+
 @bp.get("/lien/<path:token>")
 @link_open()
 def open_link(token):
     """Check the link, move its token into the session, redirect without it (SEC-17)."""
     found = reassort.voter_for_link(db.session, token)
     if found is None:
-        audit.record(db.session, "link_invalid")
-        db.session.commit()
-        return render_template("reassort/link_invalid.html"), 400
+        return _invalid_link()
     voter, _generation = found
     if election.has_closed():
         return _closed_page()
@@ -115,9 +120,7 @@ def regenerate():
     found = reassort.voter_for_link(db.session, token) if token else None
     if found is None:
         session.pop(TOKEN_KEY, None)
-        audit.record(db.session, "link_invalid")
-        db.session.commit()
-        return render_template("reassort/link_invalid.html"), 400
+        return _invalid_link()
     voter, generation = found
     if election.has_closed():
         return _closed_page()

@@ -97,7 +97,7 @@ def test_question_defi_form_survives_any_input(app, logged_in, outbox):
         sent = "Lien envoyé" in response.get_data(as_text=True)
         # A link is sent (one message, the generation moved) or nothing is.
         assert len(outbox()) == sent_before + (1 if sent else 0)
-        assert after.link_generation == before.link_generation + (1 if sent else 0)
+        assert (after.link_generation != before.link_generation) is bool(sent)
         assert after.code_digest == before.code_digest
 
     check()
@@ -156,7 +156,7 @@ def test_regeneration_form_survives_any_input(app, client, make_voter):
         after = get_voter(app, voter_id)
         if response.status_code == 200 and "Votre nouveau code" in response.get_data(as_text=True):
             assert after.code_digest != before.code_digest
-            assert after.link_generation == before.link_generation + 1
+            assert after.link_generation != before.link_generation
             assert count_events(app, "code_regenerated") == regenerated_before + 1
         else:
             assert (after.code_digest, after.link_generation) == (before.code_digest, before.link_generation)

@@ -15,7 +15,6 @@ import clock
 import codes
 import votegate
 from extensions import db
-from franceconnect_standin.identities import IDENTITIES, NOBODY, registry_fields
 from hashing import bcrypt_hash, normalise_answer
 from identifiers import nir_digest, numen_digest
 from models import Scrutin, Voter
@@ -29,6 +28,10 @@ DEMO_NIR = {"angela": "2620875107", "jean-pierre": "1750369123", "aissatou": "28
 
 
 def _demo_voters():
+    # Imported here: every web worker registers the CLI, and the stand-in package
+    # would load PyJWT and cryptography into workers that never run this command.
+    from franceconnect_standin.identities import IDENTITIES, NOBODY
+
     for n, identity in enumerate((i for i in IDENTITIES if i.key != NOBODY), start=1):
         email = f"{identity.key.replace('-', '.')}.demo@education.gouv.fr"
         yield n, identity, email
@@ -43,6 +46,8 @@ def demo():
     rounds = int(current_app.config["BCRYPT_ROUNDS"])
     s = db.new_session()
     rows = []
+    from franceconnect_standin.identities import registry_fields
+
     for n, identity, email in _demo_voters():
         identifiant = f"DEMO-{n:03d}"
         voter = s.scalar(select(Voter).where(Voter.identifiant == identifiant)) or Voter(identifiant=identifiant)

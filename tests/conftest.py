@@ -99,43 +99,45 @@ def outbox(app):
     return lambda: read_all(app.config["OUTBOX_DIR"])
 
 
+def insert_voter(app, n: int, code=CODE, email=None, activated=True, **fields) -> Voter:
+    """Insert voter number ``n`` with the known secrets above (PASSWORD, ANSWER, NUMEN, NIR10, CODE)."""
+    with app.app_context():
+        pepper = app.config["HASH_PEPPER"]
+        voter = Voter(
+            identifiant=fields.pop("identifiant", f"E{n:05d}"),
+            nom=fields.pop("nom", "DUBOIS"), prenoms=fields.pop("prenoms", "Angela Claire Louise"),
+            date_naissance=fields.pop("date_naissance", dt.date(1962, 8, 24)),
+            lieu_naissance=fields.pop("lieu_naissance", "75107"),
+            email=email or f"agent{n}@education.gouv.fr",
+            numen_digest=numen_digest(pepper, fields.pop("numen", NUMEN)),
+            nir_digest=nir_digest(pepper, fields.pop("nir10", NIR10)),
+            code_digest=votegate.code_digest(code) if code else None,
+            activation_generation=0,
+            link_generation=0, link_window_start=0, links_in_window=0,
+            challenge_failures=0, challenge_locked_until=0, session_epoch=0,
+        )
+        if activated:
+            voter.password_hash = bcrypt_hash(PASSWORD, 4)
+            voter.question_id = "q1"
+            voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), 4)
+        voter.scrutins = [Scrutin(name="CAP académique — professeurs certifiés"),
+                          Scrutin(name="Comité social d'administration ministériel")]
+        for key, value in fields.items():
+            setattr(voter, key, value)
+        with db.new_session() as s:
+            s.add(voter)
+            s.commit()
+        return voter
+
+
 @pytest.fixture
 def make_voter(app):
-    """Insert an activated voter with known password, answer, NUMEN, NIR and code."""
+    """Insert an activated voter with known password, answer, NUMEN, NIR and code; returns its id."""
     counter = {"n": 0}
 
     def make(code=CODE, email=None, activated=True, **fields):
         counter["n"] += 1
-        n = counter["n"]
-        with app.app_context():
-            pepper = app.config["HASH_PEPPER"]
-            voter = Voter(
-                identifiant=fields.pop("identifiant", f"E{n:05d}"),
-                nom=fields.pop("nom", "DUBOIS"), prenoms=fields.pop("prenoms", "Angela Claire Louise"),
-                date_naissance=fields.pop("date_naissance", dt.date(1962, 8, 24)),
-                lieu_naissance=fields.pop("lieu_naissance", "75107"),
-                email=email or f"agent{n}@education.gouv.fr",
-                numen_digest=numen_digest(pepper, fields.pop("numen", NUMEN)),
-                nir_digest=nir_digest(pepper, fields.pop("nir10", NIR10)),
-                code_digest=votegate.code_digest(code) if code else None,
-                activation_generation=0,
-                link_generation=0, link_window_start=0, links_in_window=0,
-                challenge_failures=0, challenge_locked_until=0, session_epoch=0,
-            )
-            if activated:
-                voter.password_hash = bcrypt_hash(PASSWORD, 4)
-                voter.question_id = "q1"
-                voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), 4)
-            voter.scrutins = [Scrutin(name="CAP académique — professeurs certifiés"),
-                              Scrutin(name="Comité social d'administration ministériel")]
-            for key, value in fields.items():
-                setattr(voter, key, value)
-            s = db.new_session()
-            s.add(voter)
-            s.commit()
-            voter_id = voter.id
-            s.close()
-        return voter_id
+        return insert_voter(app, counter["n"], code=code, email=email, activated=activated, **fields).id
 
     return make
 

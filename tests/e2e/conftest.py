@@ -9,7 +9,6 @@ would surface as a ``ResourceWarning``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -23,14 +22,11 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 import captcha_service
 import migrations
-import votegate
 from app import create_app
 from extensions import db
-from hashing import bcrypt_hash, normalise_answer
-from identifiers import nir_digest, numen_digest
 from messaging.outbox import read_all
-from models import Scrutin, Voter
-from tests.conftest import ANSWER, CODE, NIR10, NUMEN, PASSWORD, require_or_skip
+from models import Voter
+from tests.conftest import CODE, insert_voter, require_or_skip
 from tests.e2e.steps import FROZEN_CLOCK
 
 CHROMIUM = "/usr/bin/chromium"
@@ -137,35 +133,9 @@ class LiveApp:
     def add_voter(self, activated: bool = True, code: str | None = CODE, **fields) -> tuple[int, str]:
         """Insert a voter with the known secrets of tests/conftest.py; returns (id, e-mail)."""
         self._count += 1
-        n = self._count
-        with self.app.app_context():
-            pepper = self.app.config["HASH_PEPPER"]
-            voter = Voter(
-                identifiant=fields.pop("identifiant", f"E2E{n:04d}"),
-                nom=fields.pop("nom", "DUBOIS"), prenoms=fields.pop("prenoms", "Angela Claire Louise"),
-                date_naissance=fields.pop("date_naissance", dt.date(1962, 8, 24)),
-                lieu_naissance=fields.pop("lieu_naissance", "75107"),
-                email=fields.pop("email", f"agent{n}@education.gouv.fr"),
-                numen_digest=numen_digest(pepper, NUMEN), nir_digest=nir_digest(pepper, NIR10),
-                code_digest=votegate.code_digest(code) if code else None,
-                activation_generation=0, link_generation=0, link_window_start=0, links_in_window=0,
-                challenge_failures=0, challenge_locked_until=0, session_epoch=0,
-            )
-            if activated:
-                voter.password_hash = bcrypt_hash(PASSWORD, 4)
-                voter.question_id = "q1"
-                voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), 4)
-            voter.scrutins = [Scrutin(name="CAP académique — professeurs certifiés"),
-                              Scrutin(name="Comité social d'administration ministériel")]
-            for key, value in fields.items():
-                setattr(voter, key, value)
-            s = db.new_session()
-            try:
-                s.add(voter)
-                s.commit()
-                return voter.id, voter.email
-            finally:
-                s.close()
+        fields.setdefault("identifiant", f"E2E{self._count:04d}")
+        voter = insert_voter(self.app, self._count, code=code, activated=activated, **fields)
+        return voter.id, voter.email
 
     def activation_link(self, voter_id: int) -> str:
         """A fresh activation link, as ``voters send-activation`` makes it (generation bumped)."""

@@ -7,10 +7,14 @@ from netaddr import client_ip
 from voter_session import voter_key
 
 
-def per_ip():
-    """30 POSTs a minute per form and per address by default (whole schools share one)."""
+def per_ip(methods=("POST",), scope: str = "ip"):
+    """30 requests a minute per route and per address by default (whole schools share one).
+
+    Form POSTs by default; ``methods``/``scope`` let other routes (FranceConnect's
+    GETs) share the same setting under counters of their own.
+    """
     return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_ip,
-                         methods=["POST"], scope="ip")
+                         methods=list(methods), scope=scope)
 
 
 def per_voter(setting: str):

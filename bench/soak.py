@@ -59,6 +59,8 @@ from sqlalchemy import create_engine, func, select, text
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.procs import children  # noqa: E402  (after the path is set)
+
 PG_ADMIN = os.environ.get("REASSORT_SOAK_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REASSORT_SOAK_REDIS", "redis://127.0.0.1:6379/0")
 PASSWORD = "soak: une phrase de passe assez longue"
@@ -102,14 +104,6 @@ def open_fds(pid: int) -> int | None:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return None
-
-
-def children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
-    except OSError:
-        return []
 
 
 class Server:

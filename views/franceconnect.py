@@ -20,9 +20,9 @@ import contacts
 import election
 import identity
 import reassort
-from extensions import db, limiter
+from extensions import db
 from franceconnect_client import Attempt, Cancelled, FranceConnectClient, FranceConnectError, Settings, random_token
-from netaddr import client_ip
+from ratelimits import per_ip
 from voter_session import current_voter, login_required
 
 log = logging.getLogger("reassort.franceconnect")
@@ -39,8 +39,7 @@ EXTENSION = "franceconnect_client"
 
 def _per_ip_get():
     # These GETs start outbound calls and may send a mail: the forms' generous per-IP limit applies.
-    return limiter.limit(lambda: current_app.config["RATELIMIT_PER_IP"], key_func=client_ip,
-                         methods=["GET"], scope="ip-fc")
+    return per_ip(methods=("GET",), scope="ip-fc")
 
 
 def client() -> FranceConnectClient:

@@ -1,8 +1,10 @@
-"""Réassort: the application factory and the module-level ``app``.
+"""Réassort's web shell: ``create_app(config=None)``.
 
-``create_app(config)`` loads the settings (defaults, environment, then the given
-mapping), refuses to start in production on unsafe settings, binds the
-extensions, the security headers, the blueprints, the error pages and the CLI.
+``create_app`` loads the settings (``config.py``: defaults, environment, then the
+given mapping, each typed and checked), refuses to start in production on unsafe
+settings, binds the extensions, the security headers, the blueprints, the error
+pages and the command line.  Importing this module builds nothing: gunicorn
+serves ``wsgi:app``, ``flask --app app …`` calls ``create_app()`` itself.
 """
 
 from __future__ import annotations
@@ -13,16 +15,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings_module
-import security_headers
-from extensions import csrf, db, limiter
+from reassort.settings import ConfigurationRefused
 
 
-class UnsafeConfiguration(RuntimeError):
+class UnsafeConfiguration(ConfigurationRefused):
     """Production was asked to start with settings it refuses."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("Configuration refusée en production :\n" + "\n".join(f"  - {p}" for p in problems))
+        super().__init__(problems, "Configuration refusée en production")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -34,10 +34,11 @@ def create_app(config: dict | None = None) -> Flask:
         if problems:
             raise UnsafeConfiguration(problems)
     app.config.update(settings)
+    app.extensions["reassort.config"] = settings_module
     _configure_cookies(app)
-    if int(app.config["PROXY_COUNT"]):
-        n = int(app.config["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     # Every form is a few short fields: refuse large bodies early (413, French page).
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
@@ -48,20 +49,22 @@ def create_app(config: dict | None = None) -> Flask:
     # Storage failures (Redis down) raise limits' StorageError, which views/errors.py turns into a 503.
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True})
 
+    import views
+    from reassort import cli
+    from reassort.adapters import messaging
+    from reassort.web import client_address, headers, request_log
+    from reassort.web.extensions import csrf, db, limiter
+
     db.init_app(app)
     csrf.init_app(app)
+    client_address.init_app(app)  # before the limiter: a refused request is still attributed
     limiter.init_app(app)
-    security_headers.init_app(app)
-
-    import commands
-    import logging_setup
-    import messaging
-    import views
-
-    logging_setup.init_app(app)
+    app.extensions["reassort.rate_storage"] = lambda: limiter.storage
+    headers.init_app(app)
+    request_log.init_app(app)
     messaging.init_app(app)
     views.init_app(app)
-    commands.init_app(app)
+    cli.init_app(app)
     logging.getLogger("reassort").setLevel(app.config["LOG_LEVEL"])
     return app
 
@@ -75,13 +78,3 @@ def _configure_cookies(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_PATH="/",
     )
-
-
-def _module_app() -> Flask:
-    try:
-        return create_app()
-    except UnsafeConfiguration as exc:
-        raise SystemExit(str(exc)) from None
-
-
-app = _module_app()

@@ -1,115 +1,132 @@
-"""Every setting of Réassort, its default and its meaning, in one place.
+"""Every setting of Réassort: its type, its default and its meaning, in one table.
 
-Settings come from three layers, later ones winning: the defaults below, the
-environment (``REASSORT_<NAME>``, values parsed as JSON where they can be, as
-Flask's ``from_prefixed_env`` does), then the mapping given to
-``create_app(config)`` (tests).  ``unsafe_settings`` lists what production refuses.
+Set from the environment as ``REASSORT_<NAME>`` (JSON where it parses: ``true``,
+``5``, ``["a"]``; text as it is) or given to ``create_app({...})`` (tests).  An
+unknown ``REASSORT_*`` name or a value of the wrong type stops the app with a
+message naming it (``reassort.settings``).  ``unsafe_settings`` lists what
+production refuses on top of that.  Code reads a setting with
+``reassort.runtime.setting("NAME")``.
 """
 
 from __future__ import annotations
 
 import secrets
 
-DEV_PEPPER = "dev-pepper-not-for-production"
+from reassort.settings import (
+    Bool,
+    Choice,
+    Hook,
+    Instant,
+    Int,
+    Number,
+    RateLimit,
+    Secret,
+    SecretList,
+    Setting,
+    Table,
+    Text,
+    Url,
+)
 
-DEFAULTS: dict[str, object] = {
-    # development | production (production refuses unsafe settings)
-    "ENV": "development",
-    # Signing keys (sessions, links).  Random per run in development.
-    "SECRET_KEY": None,
-    "SECRET_KEY_FALLBACKS": [],
-    # Key of the keyed digests (vote code, NUMEN, NIR prefix); never in the database.
-    "HASH_PEPPER": None,
-    "DATABASE_URL": "sqlite:///instance/reassort.db",
-    "RATELIMIT_STORAGE_URI": "memory://",
-    "RATELIMIT_ENABLED": True,
-    # Per-IP limit of every form POST: generous, whole schools share one address.
-    "RATELIMIT_PER_IP": "30 per minute",
-    # Per-voter limits: the tight ones.
-    "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
-    "VOTE_CODE_LIMIT_PER_VOTER": "10 per 15 minutes",
-    "CHALLENGE_LIMIT_PER_VOTER": "10 per hour",
-    "LINK_OPEN_LIMIT_PER_IP": "30 per minute",
-    # Base URL of every link sent; never taken from the Host header.
-    "PUBLIC_URL": "http://127.0.0.1:5000",
-    # Messages: console | outbox | smtp
-    "MAIL_BACKEND": "console",
-    "MAIL_FROM": "Élections professionnelles <ne-pas-repondre@elections.example>",
-    "SMTP_HOST": "localhost",
-    "SMTP_PORT": 25,
-    "SMTP_USER": "",
-    "SMTP_PASSWORD": "",
-    # none | starttls | ssl
-    "SMTP_TLS": "none",
-    "SMTP_TIMEOUT": 10,
-    # SMS: console | outbox | http
-    "SMS_BACKEND": "console",
-    "SMS_HTTP_URL": "",
-    # Full value of the Authorization header sent to the gateway (e.g. "Bearer …").
-    "SMS_HTTP_AUTH": "",
-    "SMS_SENDER": "ELECTIONS",
-    "SMS_HTTP_TIMEOUT": 5,
-    "OUTBOX_DIR": "instance/outbox",
-    # Global caps on sends per hour (cost, flooding).
-    "SMS_SENDS_PER_HOUR": 2000,
-    "EMAIL_SENDS_PER_HOUR": 5000,
-    "CAPTCHA_ENABLED": True,
-    "CAPTCHA_MAX_AGE": 300,
-    "ACTIVATION_LINK_MAX_AGE": 7 * 24 * 3600,
-    "REISSUE_LINK_MAX_AGE": 600,
-    "CODE_DISPLAY_SECONDS": 120,
-    "CHALLENGE_MAX_FAILURES": 5,
-    "CHALLENGE_LOCK_SECONDS": 3600,
-    "LINKS_PER_HOUR": 5,
-    # ISO datetimes with an offset; empty = always open.
-    "ELECTION_OPENS_AT": "",
-    "ELECTION_CLOSES_AT": "",
-    "FRANCECONNECT_ISSUER": "",
-    "FRANCECONNECT_CLIENT_ID": "",
-    "FRANCECONNECT_CLIENT_SECRET": "",
-    # Claims asked of FranceConnect (space-separated scopes; aliases such as identite_pivot allowed).
-    "FRANCECONNECT_SCOPES": "openid given_name family_name birthdate birthplace birthcountry gender email",
-    # Clock leeway (s) on the ID token's exp/iat: the provider's tokens live 60 s.
-    "FRANCECONNECT_LEEWAY": 30,
-    # Timeout (s) of each server-side call to the provider (discovery, token, userinfo, JWKS).
-    "FRANCECONNECT_TIMEOUT": 10,
-    # Run the local FranceConnect stand-in inside this app (development only).
-    "FRANCECONNECT_STANDIN": False,
-    # bcrypt cost; tests lower it.
-    "BCRYPT_ROUNDS": 12,
-    # Trust N proxies in front of the app for the client address (nginx: 1).
-    "PROXY_COUNT": 0,
-    # Number of gunicorn workers (production refuses memory:// with more than one).
-    "WORKERS": 1,
-    "LOG_LEVEL": "INFO",
-}
+DEV_PEPPER = "dev-pepper-not-for-production"
+DAY = 86400
+
+S = Setting
+SETTINGS = Table([
+    S("ENV", Choice(("development", "production")), "development",
+      "development | production (production refuses unsafe settings)"),
+    # -- keys --------------------------------------------------------------
+    S("SECRET_KEY", Secret(), "", "signing key of sessions, links and CAPTCHAs; random per run in development"),
+    S("SECRET_KEY_FALLBACKS", SecretList(), [], "older signing keys, still accepted during a rotation"),
+    S("HASH_PEPPER", Secret(), "", "key of the keyed digests (vote code, NUMEN, NIR prefix), kept outside the "
+                                   "database; a development value in development only"),
+    # -- storage and limits ------------------------------------------------
+    S("DATABASE_URL", Url(("sqlite", "postgresql")), "sqlite:///instance/reassort.db", "SQLAlchemy URL"),
+    S("RATELIMIT_STORAGE_URI", Url(("memory", "redis", "rediss", "redis+sentinel")), "memory://",
+      "Flask-Limiter storage (redis://… in production)"),
+    S("RATELIMIT_ENABLED", Bool(), True, "rate limits on (production refuses false)"),
+    S("RATELIMIT_KEY_PREFIX", Text(), "", "prefix of every rate-limit key (deployments sharing one Redis)"),
+    S("RATELIMIT_PER_IP", RateLimit(), "30 per minute",
+      "each form's POSTs per address: generous, whole schools share one address"),
+    S("LOGIN_LIMIT_PER_ACCOUNT", RateLimit(), "10 per 15 minutes", "login attempts per typed address"),
+    S("VOTE_CODE_LIMIT_PER_VOTER", RateLimit(), "10 per 15 minutes", "vote-code attempts per voter"),
+    S("CHALLENGE_LIMIT_PER_VOTER", RateLimit(), "10 per hour",
+      "question défi POSTs per voter (on top of the failure counter)"),
+    S("LINK_OPEN_LIMIT_PER_IP", RateLimit(), "30 per minute", "openings of réassort links per address"),
+    # -- links sent ---------------------------------------------------------
+    S("PUBLIC_URL", Url(("http", "https")), "http://127.0.0.1:5000",
+      "base URL of every link sent; never the Host header"),
+    S("MAIL_BACKEND", Choice(("console", "outbox", "smtp")), "console", "e-mail delivery"),
+    S("MAIL_FROM", Text(), "Élections professionnelles <ne-pas-repondre@elections.example>", "sender of e-mails"),
+    S("SMTP_HOST", Text(), "localhost", "SMTP server"),
+    S("SMTP_PORT", Int(1, 65535), 25, "SMTP port"),
+    S("SMTP_USER", Text(), "", "SMTP login (empty: no authentication)"),
+    S("SMTP_PASSWORD", Secret(), "", "SMTP password"),
+    S("SMTP_TLS", Choice(("none", "starttls", "ssl")), "none", "SMTP encryption"),
+    S("SMTP_TIMEOUT", Number(0.1, 120), 10.0, "SMTP timeout (s)"),
+    S("SMS_BACKEND", Choice(("console", "outbox", "http")), "console", "SMS delivery"),
+    S("SMS_HTTP_URL", Url(("http", "https"), empty_ok=True), "", "generic JSON SMS gateway"),
+    S("SMS_HTTP_AUTH", Secret(), "", "full Authorization header value sent to the gateway (e.g. « Bearer … »)"),
+    S("SMS_SENDER", Text(), "ELECTIONS", "SMS sender name"),
+    S("SMS_HTTP_TIMEOUT", Number(0.1, 120), 5.0, "SMS gateway timeout (s); one retry on 5xx"),
+    S("OUTBOX_DIR", Text(), "instance/outbox", "where outbox/console write one JSON file per message"),
+    S("SMS_SENDS_PER_HOUR", Int(0), 2000, "global cap on réassort SMS per hour (cost, flooding)"),
+    S("EMAIL_SENDS_PER_HOUR", Int(0), 5000, "global cap on réassort e-mails per hour"),
+    # -- the voter's journey -------------------------------------------------
+    S("CAPTCHA_ENABLED", Bool(), True, "CAPTCHA on login and code forms (production refuses false)"),
+    S("CAPTCHA_MAX_AGE", Int(30, 3600), 300, "CAPTCHA answer life (s)"),
+    S("ACTIVATION_LINK_MAX_AGE", Int(3600, 60 * DAY), 7 * DAY, "activation link life (s)"),
+    S("REISSUE_LINK_MAX_AGE", Int(60, DAY), 600, "réassort link life (s)"),
+    S("PASSWORD_RESET_MAX_AGE", Int(60, DAY), 3600, "forgotten-password link life (s)"),
+    S("CODE_DISPLAY_SECONDS", Int(1, 3600), 120, "display time of a new vote code (s)"),
+    S("CHALLENGE_MAX_FAILURES", Int(1), 5, "wrong answers before the question défi is suspended"),
+    S("CHALLENGE_LOCK_SECONDS", Int(60, DAY), 3600, "first suspension (s); each further one doubles, up to 24 h"),
+    S("LINKS_PER_HOUR", Int(1), 5, "links a voter may request per hour"),
+    S("SESSION_IDLE_SECONDS", Int(60, DAY), 1800, "idle time after which a portal session ends (s)"),
+    S("SESSION_MAX_SECONDS", Int(300, 7 * DAY), 43200, "absolute life of a portal session after login (s)"),
+    S("BCRYPT_ROUNDS", Int(4, 16), 12, "bcrypt cost of passwords and answers (production: 12 at least)"),
+    # -- the election ----------------------------------------------------------
+    S("ELECTION_OPENS_AT", Instant(), None, "opening, ISO with offset (2026-12-01T09:00:00+01:00); empty = open"),
+    S("ELECTION_CLOSES_AT", Instant(), None, "closing, ISO with offset; empty = never closes"),
+    S("ELECTION_TITLE", Text(), "Élections professionnelles (démonstration)", "the election's name"),
+    S("ELECTION_ORGANISER", Text(), "Organisateur de démonstration", "who runs the election"),
+    S("HELP_CONTACT", Text(), "assistance-elections@example.org", "where voters get help (phone, address or URL)"),
+    # -- FranceConnect ---------------------------------------------------------
+    S("FRANCECONNECT_ISSUER", Url(("http", "https"), empty_ok=True), "",
+      "provider (https://<host>/api/v2); empty hides the button unless the stand-in runs"),
+    S("FRANCECONNECT_CLIENT_ID", Text(), "", "client id"),
+    S("FRANCECONNECT_CLIENT_SECRET", Secret(), "", "client secret"),
+    S("FRANCECONNECT_SCOPES", Text(), "openid given_name family_name birthdate birthplace birthcountry gender email",
+      "scopes asked (space-separated; aliases such as identite_pivot allowed)"),
+    S("FRANCECONNECT_LEEWAY", Int(0, 300), 30, "clock leeway on ID tokens (s); the provider's live 60 s"),
+    S("FRANCECONNECT_TIMEOUT", Number(0.1, 60), 10.0, "timeout of each call to the provider (s)"),
+    S("FRANCECONNECT_STANDIN", Bool(), False, "mount the local FranceConnect stand-in (development only)"),
+    # -- deployment -------------------------------------------------------------
+    S("PROXY_COUNT", Int(0, 5), 0, "proxies in front of the app for the client address (nginx: 1)"),
+    S("LOG_LEVEL", Choice(("DEBUG", "INFO", "WARNING", "ERROR")), "INFO", "log level"),
+    S("CLOCK", Hook(), None, "the clock (epoch seconds), injected by tests only"),
+    # Read by gunicorn.conf.py (declared here so that the app knows the names).
+    S("BIND", Text(), "127.0.0.1:8000", "gunicorn: address to listen on", server=True),
+    S("WORKERS", Int(1, 256), None, "gunicorn: worker processes (default 2 × cores + 1)", server=True),
+    S("WORKER_TIMEOUT", Int(5, 600), 30, "gunicorn: seconds before a silent worker is killed", server=True),
+    S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "gunicorn: proxies whose X-Forwarded-Proto is believed",
+      server=True),
+    S("ACCESS_LOG", Text(), "", "gunicorn: « - » or a file for its own access log (off by default)", server=True),
+    S("GUNICORN_LOG_LEVEL", Choice(("debug", "info", "warning", "error")), "info", "gunicorn: log level",
+      server=True),
+])
 
 #: Names whose value is a secret: never printed by ``check-config`` nor logged.
-SECRET_NAMES = {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "HASH_PEPPER", "SMTP_PASSWORD",
-                "SMS_HTTP_AUTH", "FRANCECONNECT_CLIENT_SECRET"}
+SECRET_NAMES = SETTINGS.secret_names()
 
 
 def load(overrides=None, environ=None) -> dict:
-    """Return the effective settings: defaults, then environment, then overrides."""
-    import json
-    import os
-
-    environ = os.environ if environ is None else environ
-    settings = dict(DEFAULTS)
-    for key, raw in environ.items():
-        if not key.startswith("REASSORT_"):
-            continue
-        name = key[len("REASSORT_"):]
-        try:
-            settings[name] = json.loads(raw)
-        except ValueError:
-            settings[name] = raw
-    settings.update(overrides or {})
-    return finalise(settings)
+    """The effective settings: defaults, then environment, then ``overrides``; refused when invalid."""
+    return SETTINGS.load(overrides, environ, finalise)
 
 
 def finalise(settings: dict) -> dict:
-    """Fill the development-only defaults (random key, dev pepper)."""
+    """Fill the development-only defaults (random key, development pepper)."""
     if settings["ENV"] != "production":
         if not settings.get("SECRET_KEY"):
             settings["SECRET_KEY"] = secrets.token_urlsafe(32)
@@ -148,4 +165,23 @@ def unsafe_settings(settings: dict) -> list[str]:
                         "processus ni au redémarrage ; utiliser redis://")
     if not str(settings.get("PUBLIC_URL", "")).startswith("https://"):
         problems.append("PUBLIC_URL : doit être en https:// (cookies Secure, liens envoyés)")
+    if int(settings.get("BCRYPT_ROUNDS") or 0) < 12:
+        problems.append("BCRYPT_ROUNDS : 12 au moins en production")
     return problems
+
+
+def server_settings(environ=None) -> dict:
+    """The settings gunicorn.conf.py reads (``server=True``), parsed and checked like the others."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    values = SETTINGS.load({}, {k: v for k, v in environ.items() if k.removeprefix("REASSORT_") in _SERVER_NAMES})
+    return {name: values[name] for name in _SERVER_NAMES}
+
+
+_SERVER_NAMES = {s.name for s in SETTINGS if s.server}
+
+
+def franceconnect_enabled(settings) -> bool:
+    """The FranceConnect path is offered: an issuer is set, or the local stand-in runs."""
+    return bool(settings.get("FRANCECONNECT_ISSUER") or settings.get("FRANCECONNECT_STANDIN"))

@@ -1,7 +1,8 @@
-"""Gunicorn settings for Réassort behind nginx: ``gunicorn -c gunicorn.conf.py app:app``.
+"""Gunicorn settings for Réassort behind nginx: ``gunicorn -c gunicorn.conf.py wsgi:app``.
 
 Read from the environment (the same file systemd loads for the app, see
-``deploy/reassort.env.example``):
+``deploy/reassort.env.example``), typed and checked by the table of ``config.py``
+(the settings marked ``server=True``):
 
 - ``REASSORT_BIND``: address to listen on (default ``127.0.0.1:8000``, nginx on the same VM);
 - ``REASSORT_WORKERS``: worker processes (default 2 × cores + 1);
@@ -10,34 +11,41 @@ Read from the environment (the same file systemd loads for the app, see
   (default ``127.0.0.1``); the client address itself comes from ProxyFix (``PROXY_COUNT``);
 - ``REASSORT_ACCESS_LOG``: ``-`` (stdout) or a file for gunicorn's own access log.  Off by
   default: the app already writes one JSON line per request with its request id and a
-  keyed IP hash (``logging_setup``); this one, when on, is JSON too, without query
-  string, address or user agent, tokens masked.
+  keyed IP hash (``reassort.web.request_log``); this one, when on, is JSON too, without
+  query string, address or user agent, tokens masked.
 
-Every line gunicorn writes is JSON (``logging_setup.JsonFormatter``).
+Every line gunicorn writes is JSON (``request_log.JsonFormatter``).
 """
 
-import json
+import importlib.util
 import multiprocessing
 import os
-import sys
 
 from gunicorn.glogging import Logger
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import logging_setup  # noqa: E402
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(json.loads(value)) if value else default
+from reassort.settings import ConfigurationRefused
+from reassort.web import request_log
 
 
-bind = os.environ.get("REASSORT_BIND", "127.0.0.1:8000")
+def _config_table():
+    # config.py sits beside this file; gunicorn reads this file before it puts
+    # its working directory on the import path, so it is loaded by its path.
+    spec = importlib.util.spec_from_file_location("config", os.path.join(os.path.dirname(__file__), "config.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+try:
+    _settings = _config_table().server_settings()
+except ConfigurationRefused as refused:
+    raise SystemExit(refused.format_message()) from None
+
+bind = _settings["BIND"]
 # Sync workers: each request is short and CPU-bound (bcrypt), no long polling.
 worker_class = "sync"
-workers = _env_int("REASSORT_WORKERS", 2 * multiprocessing.cpu_count() + 1)
-timeout = _env_int("REASSORT_WORKER_TIMEOUT", 30)
+workers = _settings["WORKERS"] or 2 * multiprocessing.cpu_count() + 1
+timeout = _settings["WORKER_TIMEOUT"]
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then (slow leaks), staggered so they do not restart together.
@@ -47,7 +55,7 @@ max_requests_jitter = 500
 # with its message, instead of workers failing to boot one after the other.
 # Code upgrades need a restart (a HUP reuses the loaded code).
 preload_app = True
-forwarded_allow_ips = os.environ.get("REASSORT_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = _settings["FORWARDED_ALLOW_IPS"]
 # Requests bigger than this are refused before reaching the app.
 limit_request_line = 4094
 limit_request_fields = 50
@@ -56,8 +64,8 @@ proc_name = "reassort"
 control_socket_disable = True
 
 errorlog = "-"
-loglevel = os.environ.get("REASSORT_GUNICORN_LOG_LEVEL", "info")
-accesslog = os.environ.get("REASSORT_ACCESS_LOG") or None
+loglevel = _settings["GUNICORN_LOG_LEVEL"]
+accesslog = _settings["ACCESS_LOG"] or None
 
 
 class JsonLogger(Logger):
@@ -67,7 +75,7 @@ class JsonLogger(Logger):
         super().setup(cfg)
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
-                handler.setFormatter(logging_setup.JsonFormatter())
+                handler.setFormatter(request_log.JsonFormatter())
 
     def access(self, resp, req, environ, request_time):
         if not self.cfg.accesslog:
@@ -78,7 +86,7 @@ class JsonLogger(Logger):
             "request_id": headers.get("x-request-id", ""),
             "method": environ.get("REQUEST_METHOD"),
             # PATH_INFO only: the query string is left out, tokens in the path masked.
-            "path": logging_setup.redact_path(environ.get("PATH_INFO")),
+            "path": request_log.redact_path(environ.get("PATH_INFO")),
             "status": int(status),
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 1),

@@ -10,15 +10,12 @@ checking for ``seconds``; the bound is the sum of their rates.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _checker(rounds: int, seconds: float, start_at: float, results) -> None:
-    from hashing import bcrypt_check, bcrypt_hash
+    from reassort.rules.hashing import bcrypt_check, bcrypt_hash
 
     hashed = bcrypt_hash("une phrase de passe assez longue", rounds)
     while time.time() < start_at:  # every process starts together

@@ -17,9 +17,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from bench.import_runs import _reset_peak, _status_kib  # noqa: E402
+from bench.import_runs import _reset_peak, _status_kib
 
 PEPPER = "bench-pepper-0123456789abcdef0123456789"
 
@@ -34,8 +32,8 @@ def main(argv=None) -> int:
     from sqlalchemy import func, select, update
 
     from app import create_app
-    from extensions import db
-    from models import Voter
+    from reassort.storage.models import Voter
+    from reassort.web.extensions import db
 
     app = create_app({"DATABASE_URL": args.url, "HASH_PEPPER": PEPPER, "ENV": "development",
                       "MAIL_BACKEND": "console", "SMS_BACKEND": "console"})

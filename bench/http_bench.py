@@ -121,7 +121,7 @@ class HttpBench:
         self._fill_database()
         env = {k: v for k, v in os.environ.items() if not k.startswith("REASSORT_")}
         env.update({f"REASSORT_{k}": json.dumps(v) for k, v in self.settings.items()})
-        self.app_server = procs.Gunicorn("app:app", env, os.path.join(self.logdir, "gunicorn-app.log")).start()
+        self.app_server = procs.Gunicorn("wsgi:app", env, os.path.join(self.logdir, "gunicorn-app.log")).start()
         self.bare_server = procs.Gunicorn("bench.bare_app:app", env,
                                           os.path.join(self.logdir, "gunicorn-bare.log")).start()
         self.results["gunicorn"] = " ".join(self.app_server.command[1:-1])
@@ -129,13 +129,13 @@ class HttpBench:
     def _fill_database(self) -> None:
         from sqlalchemy import insert, select, text, update
 
-        import importer
-        import migrations
-        import votegate
-        from extensions import db
-        from hashing import bcrypt_hash, normalise_answer
-        from identifiers import numen_digest
-        from models import CaptchaChallenge, Voter
+        from reassort import importer
+        from reassort.procedures import votegate
+        from reassort.rules.hashing import bcrypt_hash, normalise_answer
+        from reassort.rules.identifiers import numen_digest
+        from reassort.storage import migrations
+        from reassort.storage.models import CaptchaChallenge, Voter
+        from reassort.web.extensions import db
 
         csv_path = os.path.join(self.workdir, "http-voters.csv")
         import_bench.generate_csv(csv_path, self.o.voters, seed=7)
@@ -156,7 +156,7 @@ class HttpBench:
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("ANALYZE"))
                 rows = conn.execute(select(Voter.id, Voter.email).order_by(Voter.id)).all()
-                # CAPTCHA images are served for a live challenge of the session (captcha_service).
+                # CAPTCHA images are served for a live challenge of the session (reassort.web.captcha_session).
                 self.captcha_ids = [secrets.token_urlsafe(24) for _ in range(HOME_VOTERS)]
                 conn.execute(insert(CaptchaChallenge), [{"id": cid, "expires_at": 2**31 - 1}
                                                         for cid in self.captcha_ids])
@@ -171,7 +171,7 @@ class HttpBench:
         if self.database_url.startswith("postgresql"):
             if hasattr(self, "app"):
                 with self.app.app_context():
-                    from extensions import db
+                    from reassort.web.extensions import db
                     db.engine.dispose()
             procs.drop_database(self.database_url)
         if self.limiter_uri.startswith("redis"):
@@ -200,8 +200,8 @@ class HttpBench:
         return f"{app.config['SESSION_COOKIE_NAME']}={value}", token
 
     def _logged_in(self, voter_id: int, **extra) -> tuple[str, str]:
-        import clock
-        return self._session({"vid": voter_id, "ep": 0, "seen": clock.now_int(), **extra})
+        from reassort import runtime
+        return self._session({"vid": voter_id, "ep": 0, "seen": runtime.now_int(), **extra})
 
     def requests_for(self, endpoint: str, count: int) -> tuple[list[bytes], loadgen.Check]:
         """``count`` prepared requests of ``endpoint`` (fewer when the voters run out) and their check."""
@@ -229,11 +229,12 @@ class HttpBench:
             return (reqs[:count],
                     lambda s, h, b: s == 302 and h.get("location", "").endswith("/espace-de-vote"))
         if endpoint == "regen":
-            import tokens
+            from reassort.procedures import links
+            from reassort.rules import tokens
             reqs = []
             with self.app.app_context():
                 for vid, _ in self._take_voters(count):
-                    cookie, csrf = self._session({"reissue": tokens.make(tokens.REISSUE, vid, 1)})
+                    cookie, csrf = self._session({"reissue": links.make(tokens.REISSUE, vid, 1)})
                     reqs.append(raw("POST", "/reassort/regenerer", host, cookie, {"csrf_token": csrf}))
             return reqs, lambda s, h, b: s == 200 and b'id="code-value"' in b
         if endpoint == "login":

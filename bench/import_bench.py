@@ -22,8 +22,6 @@ import time
 import unicodedata
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 PEPPER = "bench-pepper-0123456789abcdef0123456789"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOMS = ["MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND", "LEROY",
@@ -78,10 +76,10 @@ def peak_rss_mib() -> float:
 
 def run_import(url: str, csv_path: str, label: str) -> dict:
     """Migrate a fresh database at ``url``, import twice (create, then update); return timings."""
-    import importer
-    import migrations
     from app import create_app
-    from extensions import db
+    from reassort import importer
+    from reassort.storage import migrations
+    from reassort.web.extensions import db
 
     app = create_app({"DATABASE_URL": url, "HASH_PEPPER": PEPPER, "ENV": "development",
                       "MAIL_BACKEND": "console", "SMS_BACKEND": "console"})

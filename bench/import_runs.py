@@ -21,8 +21,6 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _status_kib(name: str) -> int:
     with open("/proc/self/status") as fh:
@@ -66,8 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument("--raw", action="store_true", help="also time the bare sqlite3 executemany")
     args = parser.parse_args(argv)
 
-    import importer
     from bench import import_bench
+    from reassort import importer
 
     phases: list[dict] = []
     importer.import_voters = measured(importer.import_voters, phases)

@@ -20,10 +20,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from bench import loadgen, procs  # noqa: E402
-from bench.http_bench import CONCURRENCY, ENDPOINTS, HttpBench, Options  # noqa: E402
+from bench import loadgen, procs
+from bench.http_bench import CONCURRENCY, ENDPOINTS, HttpBench, Options
 
 OUT = os.path.join(procs.ROOT, "bench", "out", "profile")
 

@@ -333,7 +333,7 @@ def render(results: dict) -> str:
         s = http.get("settings", {})
         w("## 3. HTTP under gunicorn")
         w("")
-        w(f"- **Server**: `gunicorn {http.get('gunicorn', '')} app:app` — the production `gunicorn.conf.py` "
+        w(f"- **Server**: `gunicorn {http.get('gunicorn', '')} wsgi:app` — the production `gunicorn.conf.py` "
           "(JSON logs, preloaded app) with **2 sync workers** on 127.0.0.1; recycling after 5,000 requests is "
           "turned off (`--max-requests 0`) so that §4 reads workers which served the whole load. The bare route is "
           "`bench/bare_app.py`, a separate Flask app served by the very same command line, in the same run.")

@@ -30,10 +30,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from bench import import_bench, procs, report  # noqa: E402
-from bench.http_bench import HttpBench, Options  # noqa: E402
+from bench import import_bench, procs, report
+from bench.http_bench import HttpBench, Options
 
 ROOT = procs.ROOT
 OUT_DIR = os.path.join(ROOT, "bench", "out")

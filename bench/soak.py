@@ -56,13 +56,13 @@ from dataclasses import dataclass, field
 import requests
 from sqlalchemy import create_engine, func, select, text
 
+from bench.procs import children
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from bench.procs import children  # noqa: E402  (after the path is set)
 
-PG_ADMIN = os.environ.get("REASSORT_SOAK_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("REASSORT_SOAK_REDIS", "redis://127.0.0.1:6379/0")
+PG_ADMIN = os.environ.get("REASSORT_BENCH_SOAK_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("REASSORT_BENCH_SOAK_REDIS", "redis://127.0.0.1:6379/0")
 PASSWORD = "soak: une phrase de passe assez longue"
 ANSWER = "Éléonore"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -118,7 +118,7 @@ class Server:
         err = open(os.path.join(self.logdir, "gunicorn.err"), "wb")
         with out, err:
             self.process = subprocess.Popen(  # noqa: S603  (our own venv's gunicorn, fixed arguments)
-                [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "-c", "gunicorn.conf.py", "app:app"],
+                [os.path.join(ROOT, ".venv", "bin", "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -162,15 +162,15 @@ class Voter:
 
 def seed(database_url: str, settings: dict, n: int) -> list[Voter]:
     """Schema (Alembic) and ``n`` activated voters with known secrets, written directly."""
-    import codes
-    import migrations
-    import votegate
     from app import create_app
-    from extensions import db
-    from hashing import bcrypt_hash, normalise_answer
-    from identifiers import numen_digest
-    from models import Scrutin
-    from models import Voter as VoterRow
+    from reassort.procedures import votegate
+    from reassort.rules import codes
+    from reassort.rules.hashing import bcrypt_hash, normalise_answer
+    from reassort.rules.identifiers import numen_digest
+    from reassort.storage import migrations
+    from reassort.storage.models import Scrutin
+    from reassort.storage.models import Voter as VoterRow
+    from reassort.web.extensions import db
 
     app = create_app({**settings, "DATABASE_URL": database_url})
     voters = []
@@ -479,10 +479,10 @@ def run(args) -> dict:
 
 def audit_and_codes(database_url: str, settings: dict, voters: list[Voter]) -> dict:
     """What the database says: audit counts, and whether each voter's code is the last one shown."""
-    from hashing import digest
-    from models import AuditEvent
-    from models import Voter as VoterRow
-    from votegate import PURPOSE
+    from reassort.procedures.votegate import PURPOSE
+    from reassort.rules.hashing import digest
+    from reassort.storage.models import AuditEvent
+    from reassort.storage.models import Voter as VoterRow
 
     engine = create_engine(database_url)
     with engine.connect() as c:

@@ -41,13 +41,11 @@ import math
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 PASSWORD = "timing: une phrase de passe assez longue"
 ANSWER = "Éléonore"
@@ -130,13 +128,13 @@ def compare_both(name: str, timings: dict[str, list[tuple[float, float]]], toler
 # -- the app and the paths -------------------------------------------------------------------
 
 def build_app(workdir: str, bcrypt_rounds: int):
-    import migrations
-    import votegate
     from app import create_app
-    from extensions import db
-    from hashing import bcrypt_hash, normalise_answer
-    from identifiers import numen_digest
-    from models import Scrutin, Voter
+    from reassort.procedures import votegate
+    from reassort.rules.hashing import bcrypt_hash, normalise_answer
+    from reassort.rules.identifiers import numen_digest
+    from reassort.storage import migrations
+    from reassort.storage.models import Scrutin, Voter
+    from reassort.web.extensions import db
 
     app = create_app({
         "ENV": "development", "SECRET_KEY": "timing-secret-key-0123456789abcdef0123",
@@ -242,7 +240,7 @@ def challenge_paths(app) -> dict:
 @contextmanager
 def without_dummy_check():
     """The mistake SEC-02 guards against: return at once when there is no hash to check."""
-    import accounts
+    from reassort.procedures import accounts
     real = accounts.bcrypt_check
 
     def early_exit(secret, hashed, rounds):

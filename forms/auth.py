@@ -3,9 +3,9 @@
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
-import passwords
 from forms.common import REQUIRED, CaptchaForm, Form
-from questions import QUESTIONS
+from reassort.rules import passwords
+from reassort.rules.questions import QUESTIONS
 
 
 class LoginForm(CaptchaForm):

@@ -1,9 +1,11 @@
 """Pieces shared by the forms."""
 
-from flask import current_app, request
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
+
+from reassort import runtime
 
 REQUIRED = "Ce champ est obligatoire."
 
@@ -29,7 +31,7 @@ class CaptchaForm(Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not current_app.config["CAPTCHA_ENABLED"]:
+        if not runtime.setting("CAPTCHA_ENABLED"):
             del self.captcha
 
     @property

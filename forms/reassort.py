@@ -3,9 +3,8 @@
 from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
-import contacts
-import identifiers
 from forms.common import REQUIRED, Form
+from reassort.rules import contacts, identifiers
 
 
 class ChallengeForm(Form):

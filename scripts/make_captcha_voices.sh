@@ -3,7 +3,7 @@
 # one folder per character, as the `captcha` package's AudioCaptcha expects,
 # 8 kHz mono 8-bit PCM.  Needs Debian's espeak-ng and sox.
 set -euo pipefail
-out="$(dirname "$0")/../captcha_voices"
+out="$(dirname "$0")/../reassort/data/captcha_voices"
 declare -A words=([2]=deux [3]=trois [4]=quatre [5]=cinq [6]=six [7]=sept [8]=huit [9]=neuf)
 for ch in "${!words[@]}"; do
   mkdir -p "$out/$ch"

@@ -9,22 +9,19 @@ import datetime as dt
 import html
 import os
 import re
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import migrations  # noqa: E402
-import votegate  # noqa: E402
-from app import create_app  # noqa: E402
-from clock import FakeClock  # noqa: E402
-from extensions import db  # noqa: E402
-from hashing import bcrypt_hash, normalise_answer  # noqa: E402
-from identifiers import nir_digest, numen_digest  # noqa: E402
-from messaging.outbox import read_all  # noqa: E402
-from models import Scrutin, Voter  # noqa: E402
-from tests.services import postgres_admin, postgres_url, redis_limits  # noqa: E402,F401  (fixtures)
+from app import create_app
+from reassort.adapters.messaging.outbox import read_all
+from reassort.procedures import votegate
+from reassort.rules.clock import FakeClock
+from reassort.rules.hashing import bcrypt_hash, normalise_answer
+from reassort.rules.identifiers import nir_digest, numen_digest
+from reassort.storage import migrations
+from reassort.storage.models import Scrutin, Voter
+from reassort.web.extensions import db
+from tests.services import postgres_admin, postgres_url, redis_limits  # noqa: F401  (fixtures)
 
 PASSWORD = "une phrase de passe assez longue"
 ANSWER = "Éléonore"

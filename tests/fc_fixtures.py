@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from franceconnect_client import CALLBACK_PATH, LOGOUT_RETURN_PATH
-from franceconnect_standin import StandinServer, create_standin_app
+from reassort.adapters.franceconnect.client import CALLBACK_PATH, LOGOUT_RETURN_PATH
+from reassort.adapters.franceconnect.standin import StandinServer, create_standin_app
 
 PUBLIC_URL = "https://vote.example.fr"  # as in conftest's settings
 CLIENT_ID = "reassort-test-client"

@@ -1,6 +1,6 @@
 """Hypothesis profiles, strategies and checks shared by the fuzz tests (``tests/test_fuzz_*.py``).
 
-Profiles, chosen with ``REASSORT_FUZZ_PROFILE``:
+Profiles, chosen with ``REASSORT_TEST_FUZZ_PROFILE``:
 
 - ``fuzz`` (default, CI): a few dozen examples per test so the whole suite stays fast;
 - ``fuzz-deep``: ten times more, for a night run or before a release.
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 settings.register_profile("fuzz", max_examples=40, deadline=None, database=None, print_blob=True)
 settings.register_profile("fuzz-deep", max_examples=400, deadline=None, database=None, print_blob=True)
-PROFILE = os.environ.get("REASSORT_FUZZ_PROFILE", "fuzz")
+PROFILE = os.environ.get("REASSORT_TEST_FUZZ_PROFILE", "fuzz")
 
 
 def fuzz_settings(scale: float = 1.0) -> settings:

@@ -156,7 +156,7 @@ def clean_environ(**settings) -> dict:
 
 
 class Gunicorn:
-    """``gunicorn -c gunicorn.conf.py app:app`` in its own process group, output to files.
+    """``gunicorn -c gunicorn.conf.py wsgi:app`` in its own process group, output to files.
 
     Use as a context manager: leaving it stops the server (TERM, then KILL).
     """
@@ -172,7 +172,7 @@ class Gunicorn:
     def __enter__(self):
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "app:app"], cwd=ROOT,
+            self.process = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
                                             env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                             start_new_session=True)
         return self

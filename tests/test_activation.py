@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-import accounts
-from extensions import db
-from models import Voter
+from reassort.procedures import accounts
+from reassort.storage.models import Voter
+from reassort.web.extensions import db
 from tests.conftest import csrf_of, get_voter, login
 
 NEW_PASSWORD = "correct cheval pile agrafe"
@@ -19,7 +19,7 @@ def activation_token(app, voter_id, bump=True):
         if bump:
             voter.activation_generation += 1
             s.commit()
-        link = accounts.activation_link(voter)
+        link = accounts.activation_link(voter.id, voter.activation_generation)
         s.close()
     return link.rsplit("/activation/", 1)[1]
 

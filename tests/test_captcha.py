@@ -6,7 +6,7 @@ import wave
 
 import pytest
 
-import captcha_service
+from reassort.procedures import captchas
 from tests.conftest import CODE, PASSWORD, csrf_of, get_voter, page_text
 
 
@@ -24,7 +24,7 @@ def challenge_of(response) -> str:
 
 def answer(app, challenge_id):
     with app.app_context():
-        return captcha_service.answer_for(challenge_id)
+        return captchas.answer_for(challenge_id)
 
 
 def login_with_captcha(client, email, password=PASSWORD, solve=True):

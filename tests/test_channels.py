@@ -97,8 +97,8 @@ def test_failed_send_is_not_charged_to_the_voter(app, logged_in, gateway):
 
 
 def test_failed_send_is_audited_without_the_destination(app, logged_in, gateway):
-    import audit
-    from extensions import db
+    from reassort.procedures import audit
+    from reassort.web.extensions import db
     client, _, _ = logged_in
     gateway.status = 500
     ask_link(client, channel="sms")

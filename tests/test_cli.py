@@ -12,12 +12,10 @@ import stat
 import pytest
 from sqlalchemy import select
 
-import accounts
-import audit
-import messaging
-import votegate
-from extensions import db
-from models import AuditEvent, Voter
+from reassort.adapters import messaging
+from reassort.procedures import accounts, audit, votegate
+from reassort.storage.models import AuditEvent, Voter
+from reassort.web.extensions import db
 from tests.conftest import NIR10, NUMEN, csrf_of, get_voter, login
 from tests.test_import import GOOD, SAMPLE, SECOND, csv_bytes
 
@@ -254,7 +252,7 @@ def test_codes_issue_only_for_voters_without_a_code(runner, app, tmp_path, make_
 
 
 def test_codes_issue_in_batches(runner, app, tmp_path, monkeypatch):
-    from commands import codes_cmd
+    from reassort.cli import codes as codes_cmd
 
     monkeypatch.setattr(codes_cmd, "BATCH_SIZE", 4)
     rows = [f"E{n:04d};NOM;Prénom;1970-01-01;;p{n}@ac-paris.fr;{NUMEN};;CAP" for n in range(1, 11)]

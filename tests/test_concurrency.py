@@ -2,7 +2,7 @@
 
 import threading
 
-import votegate
+from reassort.procedures import votegate
 from tests.conftest import CODE, csrf_of, get_voter
 from tests.flows import ask_link, code_on_page, last_link, open_link
 

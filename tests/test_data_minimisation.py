@@ -7,9 +7,9 @@ import logging
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
-import audit
-from extensions import db
-from models import Base
+from reassort.procedures import audit
+from reassort.storage.models import Base
+from reassort.web.extensions import db
 from tests.conftest import NIR10, NUMEN
 from tests.flows import ask_link, code_on_page, last_link, link_path, regenerate
 

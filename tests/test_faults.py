@@ -29,12 +29,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-import database
-import reassort
-import tokens
-import votegate
-from extensions import db
-from models import AuditEvent
+from reassort.procedures import links, recovery, votegate
+from reassort.rules import tokens
+from reassort.storage import database
+from reassort.storage.models import AuditEvent
+from reassort.web.extensions import db
 from tests.conftest import CODE, NUMEN, csrf_of, get_voter, login, page_text
 from tests.flows import LINK_RE, PERSONAL_EMAIL, ask_link, code_on_page, last_link, open_link, regenerate
 from tests.fuzzing import OPEN_LIMITS
@@ -106,7 +105,7 @@ def test_database_gone_every_page_is_a_french_503_and_nothing_changes(app, logge
     before, cookie = state(app, voter_id), client.get_cookie("reassort_session").value
     csrf = csrf_of(client.get("/vote"))
     with app.app_context():
-        activation = tokens.make(tokens.ACTIVATION, voter_id, 0)
+        activation = links.make(tokens.ACTIVATION, voter_id, 0)
     stranger = app.test_client()
     stranger_csrf = csrf_of(stranger.get("/connexion"))
     with database_gone(app, tmp_path):
@@ -258,13 +257,13 @@ def test_regeneration_failing_at_any_step_keeps_the_old_code_and_the_link(app, l
 
 CHILD = r"""
 import json, sys, time
-sys.path.insert(0, sys.argv[1])
-config, point, voter_id, generation = json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+config, point, voter_id, generation = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from app import create_app
-from extensions import db
-import codes, reassort
+from reassort.web.extensions import db
+from reassort.procedures import recovery
+from reassort.rules import codes
 
 app = create_app(config)
 made = codes.generate
@@ -293,17 +292,17 @@ with app.test_request_context("/reassort/regenerer", method="POST"):
         @event.listens_for(Session, "after_commit")
         def _committed(session):
             stop()
-    reassort.regenerate(db.session, voter_id, generation)
+    recovery.regenerate(db.session, voter_id, generation)
     print("DONE", flush=True)
 """
 
 
 def run_and_kill(settings, point: str, voter_id: int, generation: int, tmp_path) -> str:
-    """Run ``reassort.regenerate`` in a child process and SIGKILL it at ``point``; its new code."""
+    """Run ``recovery.regenerate`` in a child process and SIGKILL it at ``point``; its new code."""
     config = {k: v for k, v in settings.items() if k != "CLOCK"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("REASSORT_")}
     with open(tmp_path / f"child-{point}.err", "wb") as err:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, ROOT, json.dumps(config), point, str(voter_id),
+        child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config), point, str(voter_id),
                                   str(generation)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err)
     lines: queue.Queue = queue.Queue()
     # A thread reads the pipe: select() cannot see lines already in the reader's buffer.
@@ -348,7 +347,7 @@ def test_regeneration_killed_at_any_point_leaves_the_old_code_or_the_new_one(app
         assert old_works and generation == 7 and events(app, "code_regenerated") == 0
         # The link still works: the voter clicks again and gets a code.
         with app.test_request_context():
-            again = reassort.regenerate(db.session, voter_id, 7)
+            again = recovery.regenerate(db.session, voter_id, 7)
         assert again is not None and code_works(app, voter_id, again.code)
 
 

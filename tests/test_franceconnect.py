@@ -15,9 +15,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-import votegate
-from extensions import db
-from franceconnect_client import (
+import config
+from reassort.adapters.franceconnect.client import (
     CALLBACK_PATH,
     LOGOUT_RETURN_PATH,
     Attempt,
@@ -25,7 +24,9 @@ from franceconnect_client import (
     FranceConnectError,
     Settings,
 )
-from models import AuditEvent
+from reassort.procedures import votegate
+from reassort.storage.models import AuditEvent
+from reassort.web.extensions import db
 from tests import fc_fixtures
 from tests.conftest import CODE, csrf_of, get_voter, page_text
 from tests.fc_fixtures import (
@@ -431,9 +432,9 @@ class RecordedProvider(requests.adapters.BaseAdapter):
 
 
 def sandbox_client(documents) -> tuple[FranceConnectClient, RecordedProvider]:
-    settings = Settings.from_config({"PUBLIC_URL": "https://vote.example.fr", "ENV": "production",
-                                     "FRANCECONNECT_ISSUER": SANDBOX, "FRANCECONNECT_CLIENT_ID": "id",
-                                     "FRANCECONNECT_CLIENT_SECRET": "secret"})
+    settings = Settings.from_config(config.load({"PUBLIC_URL": "https://vote.example.fr", "ENV": "production",
+                                                 "FRANCECONNECT_ISSUER": SANDBOX, "FRANCECONNECT_CLIENT_ID": "id",
+                                                 "FRANCECONNECT_CLIENT_SECRET": "secret"}, environ={}))
     http = requests.Session()
     adapter = RecordedProvider(documents)
     http.mount("https://", adapter)
@@ -474,7 +475,7 @@ def test_app_start_goes_to_the_configured_sandbox(sandbox_settings, logged_in):
     client, _, _ = logged_in
     fc, _ = sandbox_client({SANDBOX + "/.well-known/openid-configuration": SANDBOX_DISCOVERY})
     fc.settings = Settings.from_config(client.application.config)  # the app's own settings, recorded transport
-    client.application.extensions["franceconnect_client"] = fc
+    client.application.extensions["reassort.franceconnect_client"] = fc
     url = start(client)
     assert url.startswith(SANDBOX + "/authorize?")
     assert query(url)["redirect_uri"] == CALLBACK
@@ -482,15 +483,15 @@ def test_app_start_goes_to_the_configured_sandbox(sandbox_settings, logged_in):
 
 def test_no_provider_host_is_written_in_the_code():
     root = pathlib.Path(__file__).resolve().parent.parent
-    for name in ("franceconnect_client.py", "views/franceconnect.py", "identity.py"):
+    for name in ("reassort/adapters/franceconnect/client.py", "views/franceconnect.py", "reassort/rules/identity.py"):
         source = (root / name).read_text(encoding="utf-8")
         assert not re.search(r"franceconnect\.(gouv\.)?fr|dev-franceconnect", source), name
 
 
 def test_plain_http_issuer_is_refused_outside_development():
-    settings = Settings.from_config({"PUBLIC_URL": "https://vote.example.fr", "ENV": "production",
-                                     "FRANCECONNECT_ISSUER": "http://fc.example/api/v2",
-                                     "FRANCECONNECT_CLIENT_ID": "id", "FRANCECONNECT_CLIENT_SECRET": "secret"})
+    settings = Settings.from_config(config.load({
+        "PUBLIC_URL": "https://vote.example.fr", "ENV": "production", "FRANCECONNECT_ISSUER": "http://fc.example/api/v2",
+        "FRANCECONNECT_CLIENT_ID": "id", "FRANCECONNECT_CLIENT_SECRET": "secret"}, environ={}))
     with pytest.raises(FranceConnectError) as refused:
         FranceConnectClient(settings, now=lambda: 0.0).authorization_url(Attempt("s" * 32, "n" * 32, 0))
     assert refused.value.reason == "config"

@@ -14,9 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import tokens
-from extensions import db
-from models import AuditEvent
+from reassort.procedures import links
+from reassort.rules import tokens
+from reassort.storage.models import AuditEvent
+from reassort.web.extensions import db
 from tests.conftest import ANSWER, CODE, NIR10, NUMEN, PASSWORD, csrf_of, get_voter, login
 from tests.flows import PERSONAL_EMAIL, PHONE
 from tests.fuzzing import NASTY, OPEN_LIMITS, assert_clean, field_text, form_submission, fuzz_settings
@@ -111,7 +112,7 @@ def test_activation_form_survives_any_input(app, client, make_voter):
     def check(data):
         before = get_voter(app, voter_id)
         with app.app_context():
-            token = tokens.make(tokens.ACTIVATION, voter_id, before.activation_generation)
+            token = links.make(tokens.ACTIVATION, voter_id, before.activation_generation)
         url = f"/activation/{token}"
         page = client.get(url)
         assert_clean(page)
@@ -145,7 +146,7 @@ def test_regeneration_form_survives_any_input(app, client, make_voter):
         before = get_voter(app, voter_id)
         regenerated_before = count_events(app, "code_regenerated")
         with app.app_context():
-            token = tokens.make(tokens.REISSUE, voter_id, before.link_generation)
+            token = links.make(tokens.REISSUE, voter_id, before.link_generation)
         with client.session_transaction() as session:
             session["reissue"] = token  # as /reassort/lien/<token> leaves it (views/reassort.py)
         page = client.get("/reassort/regenerer")

@@ -21,9 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import importer
-from extensions import db
-from models import AuditEvent, Scrutin, Voter
+from reassort import importer
+from reassort.storage.models import AuditEvent, Scrutin, Voter
+from reassort.web.extensions import db
 from tests.fuzzing import BAD_BYTES, any_text, fuzz_settings
 
 TODAY = dt.date(2026, 11, 1)

@@ -17,7 +17,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
-import tokens
+from reassort.procedures import links
+from reassort.rules import tokens
 from tests.conftest import get_voter
 from tests.fuzzing import NASTY, OPEN_LIMITS, any_text, assert_clean, field_text, fuzz_settings
 
@@ -73,14 +74,14 @@ def token_text(genuine: str, salt: str):
 def is_equivalent(app, purpose: str, candidate: str, genuine: str, max_age: int) -> bool:
     """True when ``candidate`` is the genuine token spelt another way (base64's unused low bits)."""
     with app.app_context():
-        return candidate != genuine and tokens.read(purpose, candidate, max_age) == tokens.read(purpose, genuine,
+        return candidate != genuine and links.read(purpose, candidate, max_age) == links.read(purpose, genuine,
                                                                                                  max_age)
 
 
 def test_any_reissue_link_gets_the_generic_page_and_changes_nothing(app, client, make_voter):
     voter_id = make_voter(link_generation=3)
     with app.app_context():
-        genuine = tokens.make(tokens.REISSUE, voter_id, 3)
+        genuine = links.make(tokens.REISSUE, voter_id, 3)
     before = get_voter(app, voter_id)
 
     @fuzz_settings(scale=2)
@@ -109,7 +110,7 @@ def test_any_reissue_link_gets_the_generic_page_and_changes_nothing(app, client,
 def test_mutated_reissue_links_get_exactly_the_generic_page(app, client, make_voter):
     voter_id = make_voter()
     with app.app_context():
-        genuine = tokens.make(tokens.REISSUE, voter_id, 0)
+        genuine = links.make(tokens.REISSUE, voter_id, 0)
     reference = client.get("/reassort/lien/not-a-token")
 
     @fuzz_settings()
@@ -130,7 +131,7 @@ def test_mutated_reissue_links_get_exactly_the_generic_page(app, client, make_vo
 def test_any_activation_link_gets_the_generic_page_and_changes_nothing(app, client, make_voter):
     voter_id = make_voter(activated=False)
     with app.app_context():
-        genuine = tokens.make(tokens.ACTIVATION, voter_id, 0)
+        genuine = links.make(tokens.ACTIVATION, voter_id, 0)
     before = get_voter(app, voter_id)
 
     @fuzz_settings(scale=2)

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-import migrations
-from database import make_engine
+from reassort.storage import migrations
+from reassort.storage.database import make_engine
 from tests.services import Gunicorn, clean_environ, free_port
 
 pytestmark = pytest.mark.slow

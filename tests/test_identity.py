@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-import identity
-from franceconnect_standin.identities import BY_KEY, IDENTITIES, NOBODY, registry_fields
-from identity import Claimed, mismatches
+from reassort.adapters.franceconnect.standin.identities import BY_KEY, IDENTITIES, NOBODY, registry_fields
+from reassort.rules import identity
+from reassort.rules.identity import Claimed, mismatches
 
 
 def voter(**fields):

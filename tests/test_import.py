@@ -11,12 +11,12 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
-import audit
-import hashing
-import importer
-from extensions import db
-from identifiers import nir_digest, numen_digest
-from models import Scrutin, Voter
+from reassort import importer
+from reassort.procedures import audit
+from reassort.rules import hashing
+from reassort.rules.identifiers import nir_digest, numen_digest
+from reassort.storage.models import Scrutin, Voter
+from reassort.web.extensions import db
 from tests.conftest import get_voter
 
 HEADER = "identifiant;nom;prenoms;date_naissance;lieu_naissance;email;numen;nir;scrutins"

@@ -8,9 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-import migrations
-from database import make_engine
-from models import Base
+from reassort.storage import migrations
+from reassort.storage.database import make_engine
+from reassort.storage.models import Base
 
 TABLES = set(Base.metadata.tables)
 
@@ -40,7 +40,7 @@ def test_upgrade_from_empty_to_head_then_down_to_base(engine):
     migrations.upgrade(engine)
     assert migrations.current(engine) == head()
     assert table_names(engine) == TABLES | {"alembic_version"}
-    migrations.downgrade(engine)
+    migrations.downgrade(engine, "base")
     assert migrations.current(engine) is None
     assert table_names(engine) <= {"alembic_version"}
 
@@ -61,15 +61,18 @@ def test_models_match_the_migrations(engine):
 
 def test_down_to_base_then_up_again(engine):
     migrations.upgrade(engine)
-    migrations.downgrade(engine)
+    migrations.downgrade(engine, "base")
     migrations.upgrade(engine)
     assert table_names(engine) == TABLES | {"alembic_version"}
 
 
-def test_db_commands_downgrade_current_upgrade(runner):
+def test_db_downgrade_demands_a_revision_then_current_upgrade(runner):
     # The ``app`` fixture has already run ``upgrade``.
     assert runner.invoke(args=["db", "current"]).output.strip() == head()
     result = runner.invoke(args=["db", "downgrade"])
+    assert result.exit_code == 2 and "REVISION" in result.output  # never a silent drop of every table
+    assert runner.invoke(args=["db", "current"]).output.strip() == head()
+    result = runner.invoke(args=["db", "downgrade", "base"])
     assert result.exit_code == 0 and "base" in result.output
     assert runner.invoke(args=["db", "current"]).output.strip() == "base"
     result = runner.invoke(args=["db", "upgrade"])

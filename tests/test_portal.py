@@ -50,8 +50,8 @@ def test_login_throttling_per_account(client, make_voter):
 
 
 def test_login_throttling_is_audited(app, client, make_voter, runner):
-    import audit
-    from extensions import db
+    from reassort.procedures import audit
+    from reassort.web.extensions import db
     voter_id = make_voter()
     email = get_voter(client.application, voter_id).email
     for _ in range(11):

@@ -15,12 +15,12 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-import audit
 import config
 from app import UnsafeConfiguration, create_app
-from extensions import db
-from logging_setup import JsonFormatter, redact_path
-from models import AuditEvent, CaptchaChallenge, Scrutin, Voter
+from reassort.procedures import audit
+from reassort.storage.models import AuditEvent, CaptchaChallenge, Scrutin, Voter
+from reassort.web.extensions import db
+from reassort.web.request_log import JsonFormatter, redact_path
 from tests.conftest import get_voter, login
 from tests.services import ROOT, clean_environ
 

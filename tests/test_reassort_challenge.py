@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-import votegate
+from reassort.procedures import votegate
 from tests.conftest import CODE, NIR10, get_voter, login, page_text
 from tests.flows import PERSONAL_EMAIL, ask_link, last_link
 

@@ -5,11 +5,8 @@ import re
 
 import pytest
 
-import codes
-import contacts
-import identifiers
-import spelling
-from questions import QUESTIONS
+from reassort.rules import codes, contacts, identifiers, spelling
+from reassort.rules.questions import QUESTIONS
 from tests.conftest import NUMEN, csrf_of, page_text
 from tests.flows import ask_link
 

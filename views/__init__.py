@@ -2,6 +2,8 @@
 
 from flask import Flask
 
+import config
+
 
 def init_app(app: Flask) -> None:
     from views import auth, captcha, errors, health, portal, reassort
@@ -9,18 +11,18 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     for module in (auth, portal, captcha, reassort, health):
         app.register_blueprint(module.bp)
-    if app.config.get("FRANCECONNECT_ISSUER") or app.config.get("FRANCECONNECT_STANDIN"):
+    if config.franceconnect_enabled(app.config):
         from views import franceconnect
         app.register_blueprint(franceconnect.bp)
     if app.config.get("FRANCECONNECT_STANDIN"):
-        from franceconnect_standin import views as standin
+        from reassort.adapters.franceconnect.standin import views as standin
         app.register_blueprint(standin.bp)
 
     @app.context_processor
     def _inject_voter():
         from sqlalchemy.exc import SQLAlchemyError
 
-        from voter_session import current_voter
+        from reassort.web.voter_session import current_voter
         try:
             return {"current_voter": current_voter()}
         except SQLAlchemyError:

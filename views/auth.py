@@ -1,51 +1,43 @@
 """Portal login, logout and account activation."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import update
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
-import accounts
-import audit
-import captcha_service
-from extensions import db, limiter
 from forms.auth import ActivationForm, LoginForm
-from models import Voter
-from questions import QUESTIONS
-from ratelimits import per_ip
-from voter_session import current_voter, log_in, log_out
+from reassort import runtime
+from reassort.procedures import accounts, audit
+from reassort.rules.hashing import digest
+from reassort.rules.questions import QUESTIONS
+from reassort.web import captcha_session
+from reassort.web.extensions import db, limiter
+from reassort.web.ratelimits import per_ip
+from reassort.web.voter_session import current_voter, log_in, log_out
+from views.texts import text
 
 bp = Blueprint("auth", __name__)
-
-LOGIN_FAILED = "Adresse électronique ou mot de passe incorrect, ou CAPTCHA erroné."
 
 
 def _login_account_key() -> str:
     # Per-account limit on the address typed (keyed, so the limiter store holds no address).
-    from hashing import digest
     typed = accounts.normalise_email(request.form.get("email", ""))
-    return "login:" + digest(current_app.config["HASH_PEPPER"], "login-key", typed)[:24]
+    return "login:" + digest(runtime.pepper(), "login-key", typed)[:24]
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
 @per_ip()
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_login_account_key,
+@limiter.limit(lambda: runtime.setting("LOGIN_LIMIT_PER_ACCOUNT"), key_func=_login_account_key,
                methods=["POST"], scope="account")
 def login():
     form = LoginForm()
     if request.method == "POST":
-        captcha_ok = captcha_service.check(form.captcha_answer)
+        captcha_ok = captcha_session.check(form.captcha_answer)
         if form.validate_on_submit():
-            voter = accounts.authenticate(db.session, form.email.data, form.password.data)
-            if voter is not None and captcha_ok:
+            voter = accounts.log_in_attempt(db.session, form.email.data, form.password.data, captcha_ok)
+            if voter is not None:
                 log_in(voter)
-                audit.record(db.session, "login_ok", voter.id)
-                db.session.commit()
                 return redirect(url_for("portal.home"))
-            audit.record(db.session, "login_failed", voter.id if voter else None,
-                         None if captcha_ok else "captcha")
-            db.session.commit()
-            form.password.errors = [LOGIN_FAILED]
+            form.password.errors = [text("login_failed")]
     form.clear_captcha()
-    return render_template("auth/login.html", form=form, challenge=captcha_service.new_challenge())
+    return render_template("auth/login.html", form=form, challenge=captcha_session.new_challenge())
 
 
 @bp.post("/deconnexion")
@@ -54,12 +46,9 @@ def logout():
     voter = current_voter()
     if voter is not None:
         # Logging out ends every session of the voter, on every device.
-        db.session.execute(update(Voter).where(Voter.id == voter.id)
-                           .values(session_epoch=Voter.session_epoch + 1))
-        audit.record(db.session, "logout", voter.id)
-        db.session.commit()
+        accounts.end_all_sessions(db.session, voter.id)
     log_out()
-    flash("Vous êtes déconnecté.", "success")
+    flash(text("logged_out"), "success")
     return redirect(url_for("auth.login"))
 
 
@@ -73,15 +62,10 @@ def activate(token):
         return render_template("auth/activation_invalid.html"), 400
     form = ActivationForm()
     if form.validate_on_submit():
-        done = accounts.activate(db.session, voter, voter.activation_generation, form.password.data,
-                                 form.question.data, form.answer.data)
-        if done:
-            audit.record(db.session, "activation_ok", voter.id)
-            db.session.commit()
+        if accounts.activate(db.session, voter, voter.activation_generation, form.password.data,
+                             form.question.data, form.answer.data):
             session.clear()
-            flash("Votre compte est activé. Connectez-vous avec votre adresse et votre nouveau mot de passe.",
-                  "success")
+            flash(text("activated"), "success")
             return redirect(url_for("auth.login"))
-        db.session.rollback()
         return render_template("auth/activation_invalid.html"), 400
     return render_template("auth/activation.html", form=form, email=voter.email, questions=QUESTIONS)

@@ -5,8 +5,9 @@ from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 
-import audit
-from extensions import db
+from reassort.procedures import audit
+from reassort.web.extensions import db
+from views.texts import text
 
 MESSAGES = {
     400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez en arrière et réessayez."),
@@ -35,15 +36,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(_e):
-        return render_error(400, "Le formulaire a expiré ou a été ouvert dans un autre onglet. "
-                                 "Rechargez la page et recommencez.")
+        return render_error(400, text("form_expired"))
 
     @app.errorhandler(429)
     def _throttled(_e):
-        from voter_session import current_voter
+        from reassort.web.voter_session import current_voter
         try:
             voter = current_voter()
-            audit.record_now(db.new_session, "throttled", voter.id if voter else None, request.endpoint)
+            with db.new_session() as s:
+                audit.record_now(s, "throttled", voter.id if voter else None, request.endpoint)
         except OperationalError:
             pass
         response, status = render_error(429)

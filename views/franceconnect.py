@@ -1,7 +1,7 @@
 """FranceConnect réassort path (SPEC §1 step 5): start, callback, logout.
 
 HTTP only: the protocol lives in ``franceconnect_client``, the identity rule in
-``identity``, the link in ``reassort.send_link``.  The browser's session holds
+``identity``, the link in ``recovery.send_link``.  The browser's session holds
 the attempt's ``state``/``nonce`` (single use, SEC-25) and, after an outcome,
 the raw ID token until the voter logs out of FranceConnect (``id_token_hint``).
 """
@@ -11,19 +11,18 @@ from __future__ import annotations
 import logging
 import secrets
 
-import requests
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
-import audit
-import clock
-import contacts
-import election
-import identity
-import reassort
-from extensions import db
-from franceconnect_client import Attempt, Cancelled, FranceConnectClient, FranceConnectError, Settings, random_token
-from ratelimits import per_ip
-from voter_session import current_voter, login_required
+from reassort import runtime
+from reassort.adapters.franceconnect.client import Attempt, Cancelled, FranceConnectError, random_token
+from reassort.procedures import audit, recovery
+from reassort.rules import contacts, identity
+from reassort.web.extensions import db
+from reassort.web.franceconnect import client
+from reassort.web.guards import refused_once_closed
+from reassort.web.ratelimits import per_ip
+from reassort.web.voter_session import current_voter, login_required
+from views.texts import text
 
 log = logging.getLogger("reassort.franceconnect")
 
@@ -34,26 +33,11 @@ ID_TOKEN_KEY = "fc_id_token"  # noqa: S105  (a session key's name, not a secret)
 LOGOUT_STATE_KEY = "fc_logout_state"
 #: An attempt left at the provider longer than this is not taken back.
 ATTEMPT_MAX_AGE = 600
-EXTENSION = "franceconnect_client"
 
 
 def _per_ip_get():
     # These GETs start outbound calls and may send a mail: the forms' generous per-IP limit applies.
     return per_ip(methods=("GET",), scope="ip-fc")
-
-
-def client() -> FranceConnectClient:
-    """This app's FranceConnect client (endpoints and keys cached across requests)."""
-    app = current_app._get_current_object()
-    fc = app.extensions.get(EXTENSION)
-    if fc is None:
-        settings = Settings.from_config(app.config)
-        http = requests.Session()
-        if settings.in_app_standin:
-            from franceconnect_standin.transport import WSGIAdapter
-            http.mount(settings.issuer + "/", WSGIAdapter(app))
-        fc = app.extensions[EXTENSION] = FranceConnectClient(settings, http)
-    return fc
 
 
 def _problem(kind: str, status: int, reason: str | None = None):
@@ -68,11 +52,10 @@ def _problem(kind: str, status: int, reason: str | None = None):
 
 @bp.get("")
 @login_required
+@refused_once_closed
 @_per_ip_get()
 def start():
     """Send the browser to FranceConnect with a fresh state and nonce."""
-    if election.has_closed():
-        return render_template("reassort/closed.html"), 403
     session.pop(ID_TOKEN_KEY, None)
     fc = client()
     attempt = fc.new_attempt()
@@ -87,21 +70,21 @@ def start():
 
 @bp.get("/retour")
 @login_required
+@refused_once_closed
 @_per_ip_get()
 def callback():
     """The provider's return: check, fetch the identity, match, send the link by e-mail."""
     voter = current_voter()
     # Popped first: whatever happens next, this state and nonce never serve again.
     attempt = Attempt.from_dict(session.pop(ATTEMPT_KEY, None))
-    if attempt is None or clock.now() - attempt.started_at > ATTEMPT_MAX_AGE:
+    if attempt is None or runtime.now() - attempt.started_at > ATTEMPT_MAX_AGE:
         return _problem("state", 400, "state")
     try:
         found = client().finish(attempt, request.args)
     except Cancelled:
         audit.record(db.session, "franceconnect_cancel", voter.id)
         db.session.commit()
-        flash("Vous avez annulé l'identification avec FranceConnect. Vous pouvez réessayer "
-              "ou répondre à votre question défi.", "info")
+        flash(text("franceconnect_cancelled"), "info")
         return redirect(url_for("reassort.choice"), 303)
     except FranceConnectError as exc:
         log.warning("FranceConnect : réponse refusée (%s)", exc)
@@ -109,8 +92,6 @@ def callback():
                         exc.reason)
     # Kept only for the logout's id_token_hint; it names no one (sub is pairwise).
     session[ID_TOKEN_KEY] = found.id_token
-    if election.has_closed():
-        return render_template("reassort/closed.html"), 403
     differ = identity.mismatches(voter, identity.Claimed.from_claims(found.claims))
     if differ:
         audit.record(db.session, "franceconnect_mismatch", voter.id, ",".join(differ))
@@ -121,13 +102,11 @@ def callback():
         return _problem("no_email", 502, "email")
     audit.record(db.session, "franceconnect_match", voter.id)
     db.session.commit()
-    outcome = reassort.send_link(db.session, voter, "email", address).outcome
-    if outcome == reassort.SENT:
+    outcome = recovery.send_link(db.session, voter, "email", address).outcome
+    if outcome == recovery.SENT:
         return render_template("franceconnect/sent.html", masked=contacts.mask_email(address),
-                               minutes=int(current_app.config["REISSUE_LINK_MAX_AGE"]) // 60)
-    if outcome == reassort.CLOSED:
-        return render_template("reassort/closed.html"), 403
-    return _problem(outcome, 503 if outcome == reassort.SEND_FAILED else 429)
+                               minutes=runtime.setting("REISSUE_LINK_MAX_AGE") // 60)
+    return _problem(outcome, 503 if outcome == recovery.SEND_FAILED else 429)
 
 
 @bp.get("/deconnexion")

@@ -7,23 +7,18 @@ failed otherwise.  Nothing else: no version, no host, no error text.
 import logging
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from extensions import db, limiter
+from reassort.web.extensions import db, limiter
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("reassort.health")
 
 
 def _database_ok() -> bool:
-    try:
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return True
-    except SQLAlchemyError as exc:
-        log.warning("base de données injoignable : %s", type(exc).__name__)
-        return False
+    problem = db.ping()
+    if problem:
+        log.warning("base de données injoignable : %s", problem)
+    return not problem
 
 
 def _limiter_storage_ok() -> bool:

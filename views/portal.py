@@ -1,20 +1,18 @@
 """Home, the vote-code gate and the voting space."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
-import audit
-import captcha_service
-import election
-import votegate
-from extensions import db
 from forms.vote import VoteCodeForm
-from ratelimits import per_ip, per_voter
-from voter_session import current_voter, login_required
+from reassort.procedures import poll, votegate
+from reassort.web import captcha_session
+from reassort.web.extensions import db
+from reassort.web.ratelimits import per_ip, per_voter
+from reassort.web.voter_session import current_voter, gate_open, login_required, open_gate
+from views.texts import text
 
 bp = Blueprint("portal", __name__)
 
-CODE_FAILED = "Le code de vote ou le CAPTCHA est incorrect. Vérifiez votre saisie et réessayez."
-GATE_KEY = "gate"  # the voter id whose code opened the voting space in this session
+ERRORS = {votegate.REFUSED: "code_failed", votegate.OUTSIDE_WINDOW: "outside_window"}
 
 
 @bp.get("/")
@@ -32,31 +30,22 @@ def vote():
     form = VoteCodeForm()
     error = None
     if request.method == "POST":
-        captcha_ok = captcha_service.check(form.captcha_answer)
+        captcha_ok = captcha_session.check(form.captcha_answer)
         if form.validate_on_submit():
-            if not election.is_open():
-                audit.record(db.session, "code_outside_window", voter.id)
-                db.session.commit()
-                error = "Le scrutin n'est pas ouvert : le vote n'est possible que pendant la période électorale."
-            elif captcha_ok and votegate.code_matches(voter, form.code.data):
-                audit.record(db.session, "code_ok", voter.id)
-                db.session.commit()
-                session[GATE_KEY] = voter.id
+            outcome = votegate.try_code(db.session, voter, form.code.data, captcha_ok)
+            if outcome == votegate.OPENED:
+                open_gate(voter)
                 return redirect(url_for("portal.voting_space"))
-            else:
-                audit.record(db.session, "code_failed", voter.id, None if captcha_ok else "captcha")
-                db.session.commit()
-                error = CODE_FAILED
+            error = text(ERRORS[outcome])
     form.code.data = ""
     form.clear_captcha()
-    return render_template("portal/vote.html", form=form, error=error,
-                           challenge=captcha_service.new_challenge())
+    return render_template("portal/vote.html", form=form, error=error, challenge=captcha_session.new_challenge())
 
 
 @bp.get("/espace-de-vote")
 @login_required
 def voting_space():
     voter = current_voter()
-    if session.get(GATE_KEY) != voter.id or not election.is_open():
+    if not gate_open(voter) or not poll.is_open():
         return redirect(url_for("portal.vote"))
     return render_template("portal/voting_space.html", voter=voter)

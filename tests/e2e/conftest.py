@@ -20,12 +20,12 @@ import pytest
 from flask import got_request_exception
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-import captcha_service
-import migrations
 from app import create_app
-from extensions import db
-from messaging.outbox import read_all
-from models import Voter
+from reassort.adapters.messaging.outbox import read_all
+from reassort.procedures import captchas
+from reassort.storage import migrations
+from reassort.storage.models import Voter
+from reassort.web.extensions import db
 from tests.conftest import CODE, insert_voter, require_or_skip
 from tests.e2e.steps import FROZEN_CLOCK
 
@@ -139,7 +139,7 @@ class LiveApp:
 
     def activation_link(self, voter_id: int) -> str:
         """A fresh activation link, as ``voters send-activation`` makes it (generation bumped)."""
-        import accounts
+        from reassort.procedures import accounts
 
         with self.app.app_context():
             s = db.new_session()
@@ -147,13 +147,13 @@ class LiveApp:
                 voter = s.get(Voter, voter_id)
                 voter.activation_generation += 1
                 s.commit()
-                return accounts.activation_link(voter)
+                return accounts.activation_link(voter.id, voter.activation_generation)
             finally:
                 s.close()
 
     def reissue_link(self, voter_id: int) -> str:
         """A valid réassort link without the question défi (for tests about the reveal page only)."""
-        import reassort
+        from reassort.procedures import recovery
 
         with self.app.app_context():
             s = db.new_session()
@@ -161,7 +161,7 @@ class LiveApp:
                 voter = s.get(Voter, voter_id)
                 voter.link_generation += 1
                 s.commit()
-                return reassort.link_url(voter.id, voter.link_generation)
+                return recovery.link_url(voter.id, voter.link_generation)
             finally:
                 s.close()
 
@@ -170,7 +170,7 @@ class LiveApp:
         src = page.locator(".captcha img").get_attribute("src")
         challenge_id = re.search(r"/captcha/image/([^/]+)\.png", src).group(1)
         with self.app.app_context():
-            return captcha_service.answer_for(challenge_id)
+            return captchas.answer_for(challenge_id)
 
     def outbox(self) -> list[dict]:
         return read_all(self.app.config["OUTBOX_DIR"])

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-import spelling
+from reassort.rules import spelling
 from tests.conftest import ANSWER, NIR10, PASSWORD
 from tests.e2e.steps import PHONE, fill_challenge, freeze_clock, go_to_vote_code, login, shown_code
 

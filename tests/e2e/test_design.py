@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-import codes
+from reassort.rules import codes
 from tests.e2e.conftest import _LAYOUT_PROBLEMS, NARROWEST
 from tests.e2e.steps import login, shown_code
 

@@ -12,8 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-import codes
-import spelling
+from reassort.rules import codes, spelling
 from tests.conftest import CODE
 from tests.e2e.steps import (
     PERSONAL_EMAIL,

@@ -1,0 +1,10 @@
+"""The command line (``flask --app app …``), one module per group."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from reassort.cli import audit, check_config, codes, db, demo, purge, voters
+
+    for module in (db, voters, codes, audit, demo, check_config, purge):
+        module.register(app)

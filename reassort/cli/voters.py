@@ -1,0 +1,180 @@
+"""``voters import`` and ``voters send-activation``.
+
+Operator mistakes (missing file, bad CSV, database not set up) end with a French
+message on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from reassort import importer, runtime
+from reassort.adapters import messaging
+from reassort.procedures import accounts, audit
+from reassort.storage.models import Voter
+from reassort.web.extensions import db
+
+group = AppGroup("voters", help="Registre des électeurs.")
+
+#: Errors printed by ``voters import``; the rest are counted.
+SHOWN_ERRORS = 200
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(group)
+
+
+def fail(message: str) -> None:
+    """End the command with ``message`` on stderr and exit code 1."""
+    click.echo(message, err=True)
+    raise SystemExit(1)
+
+
+def database_problem(exc: SQLAlchemyError) -> str:
+    """A one-line French message for a database error (schema missing, server down…)."""
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return ("Erreur de base de données : " + detail
+            + "\n(Le schéma est-il à jour ? Lancez « flask --app app db upgrade ».)")
+
+
+def number(n: int) -> str:
+    """``12 345``: French digit grouping (no-break space)."""
+    return f"{n:,}".replace(",", "\u00a0")
+
+
+@group.command("import")
+@click.argument("path", metavar="FICHIER.csv")
+@click.option("--dry-run", is_flag=True, help="Contrôle le fichier et compte, sans rien écrire.")
+def import_command(path: str, dry_run: bool) -> None:
+    """Importe les électeurs d'un fichier CSV (ou met à jour ceux déjà connus par leur identifiant).
+
+    Colonnes : identifiant;nom;prenoms;date_naissance;lieu_naissance;email;numen;nir;scrutins
+    (séparateur « ; » ou « , », UTF-8). Une seule ligne en erreur et rien n'est écrit.
+    """
+    if not os.path.isfile(path):
+        fail(f"Fichier introuvable : {path}")
+    session = db.new_session()
+    try:
+        with _progress_bar(path) as progress:
+            report = importer.import_voters(session, path, runtime.setting("HASH_PEPPER"),
+                                            dry_run=dry_run, progress=progress)
+    except OSError as exc:
+        fail(f"Lecture impossible de {path} : {exc.strerror or exc}")
+    except SQLAlchemyError as exc:
+        fail(database_problem(exc))
+    finally:
+        session.close()
+    _print_report(report)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@contextlib.contextmanager
+def _progress_bar(path: str):
+    """A progress callback for the importer, drawn on stderr (hidden when not a terminal)."""
+    with open(path, "rb") as fh:
+        # Lines, not records (a quoted field may span lines): close enough for a bar.
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    with click.progressbar(length=max(lines - 1, 1), label="Contrôle des lignes", file=sys.stderr,
+                           show_pos=True) as bar:
+        yield lambda rows: bar.update(rows - bar.pos)
+
+
+def _print_report(report: importer.ImportReport) -> None:
+    if not report.ok:
+        click.echo(f"{number(report.error_count)} erreur(s) dans le fichier ; rien n'a été écrit.", err=True)
+        for error in report.errors[:SHOWN_ERRORS]:
+            click.echo(f"  {error}", err=True)
+        hidden = report.error_count - min(len(report.errors), SHOWN_ERRORS)
+        if hidden:
+            click.echo(f"  … et {number(hidden)} autre(s) erreur(s).", err=True)
+        click.echo("Corrigez le fichier puis relancez l'import.", err=True)
+    elif report.dry_run:
+        click.echo(f"Contrôle terminé, fichier correct : {number(report.rows)} ligne(s) ; "
+                   f"seraient créés : {number(report.created)}, mis à jour : {number(report.updated)}. "
+                   "Rien n'a été écrit (--dry-run).")
+    else:
+        click.echo(f"Import terminé : {number(report.rows)} ligne(s) ; "
+                   f"électeurs créés : {number(report.created)}, mis à jour : {number(report.updated)}.")
+
+
+@group.command("send-activation")
+@click.option("--resend", is_flag=True,
+              help="Renvoie aussi un lien (le seul valable désormais) aux électeurs déjà prévenus "
+                   "mais pas encore activés.")
+def send_activation(resend: bool) -> None:
+    """Envoie par e-mail un lien d'activation à chaque électeur sans mot de passe jamais prévenu."""
+    session = db.new_session()
+    sent = failed = 0
+    try:
+        voter_ids = _voters_to_notify(session, resend)
+        days = runtime.setting("ACTIVATION_LINK_MAX_AGE") // 86400
+        with click.progressbar(voter_ids, label="Envoi des liens d'activation",
+                               file=sys.stderr) as bar:
+            for voter_id in bar:
+                outcome = _send_one(session, voter_id, days)
+                sent += outcome is True
+                failed += outcome is False
+    except SQLAlchemyError as exc:
+        fail(database_problem(exc))
+    finally:
+        session.close()
+    click.echo(f"Liens d'activation envoyés : {number(sent)} ; échecs : {number(failed)}.")
+    if failed:
+        click.echo("Relancez la commande pour réessayer les envois en échec.", err=True)
+        raise SystemExit(1)
+
+
+def _voters_to_notify(session, resend: bool) -> list[int]:
+    """Ids of the voters without a password (and, without ``resend``, never sent a link)."""
+    query = select(Voter.id).where(Voter.password_hash.is_(None)).order_by(Voter.id)
+    if not resend:
+        query = query.where(Voter.activation_sent_at.is_(None))
+    return list(session.scalars(query))
+
+
+def _send_one(session, voter_id: int, days: int) -> bool | None:
+    """Mail one voter a link of the next generation; ``None`` when the voter no longer needs one.
+
+    The generation is bumped only after a successful send, by a compare-and-swap:
+    no lock is held while the mail server answers, and a failed send leaves the
+    voter as they were (their older link, if any, still works).
+    """
+    voter = session.get(Voter, voter_id)
+    if voter is None or voter.password_hash is not None:
+        session.rollback()
+        return None
+    generation = voter.activation_generation + 1
+    link = accounts.activation_link(voter.id, generation)
+    message = messaging.render_email("activation", voter.email, voter=voter, link=link, days=days)
+    try:
+        messaging.send_email(message)
+    except messaging.DeliveryError as exc:
+        session.rollback()
+        click.echo(f"\nÉchec de l'envoi à l'électeur {voter.identifiant} : {exc}", err=True)
+        return False
+    done = session.execute(
+        update(Voter)
+        .where(Voter.id == voter_id, Voter.activation_generation == generation - 1,
+               Voter.password_hash.is_(None))
+        .values(activation_generation=generation, activation_sent_at=runtime.now_int())
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        # Activated (or mailed by another run) meanwhile: void the link just sent
+        # rather than let it set the password a second time.
+        session.execute(update(Voter).where(Voter.id == voter_id)
+                        .values(activation_generation=Voter.activation_generation + 1)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        return None
+    audit.record(session, "activation_sent", voter_id)
+    session.commit()
+    return True

@@ -1,0 +1,76 @@
+"""Self-hosted CAPTCHA: image with a French audio alternative (SEC-12, SEC-38).
+
+Each challenge shown is a row (random id, expiry).  The answer is derived from
+``SECRET_KEY`` and the id, so nothing of it is stored or sent to the browser.
+Checking deletes the row first, whatever the answer: a solved CAPTCHA cannot be
+replayed, and every attempt needs a fresh one.  Which challenge belongs to which
+browser is the web glue's business (``reassort.web.captcha_session``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import os
+import secrets
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from reassort import runtime
+from reassort.storage.models import CaptchaChallenge
+
+ALPHABET = "23456789"  # digits read and heard without ambiguity, in French too
+LENGTH = 6
+VOICES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "captcha_voices")
+
+
+def answer_for(challenge_id: str) -> str:
+    mac = hmac.new(str(runtime.setting("SECRET_KEY")).encode(), b"captcha\x00" + challenge_id.encode(),
+                   hashlib.sha256).digest()
+    return "".join(ALPHABET[b % len(ALPHABET)] for b in mac[:LENGTH])
+
+
+def issue(s: Session, replacing: str | None = None) -> str:
+    """A new challenge (the one it replaces and the expired ones deleted), committed."""
+    now = runtime.now_int()
+    if replacing:
+        s.execute(delete(CaptchaChallenge).where(CaptchaChallenge.id == replacing))
+    s.execute(delete(CaptchaChallenge).where(CaptchaChallenge.expires_at < now))
+    challenge_id = secrets.token_urlsafe(24)
+    s.add(CaptchaChallenge(id=challenge_id, expires_at=now + runtime.setting("CAPTCHA_MAX_AGE")))
+    s.commit()
+    return challenge_id
+
+
+def is_live(s: Session, challenge_id: str | None) -> bool:
+    if not challenge_id:
+        return False
+    row = s.get(CaptchaChallenge, challenge_id)
+    return row is not None and row.expires_at >= runtime.now_int()
+
+
+def consume(s: Session, challenge_id: str | None, answer: str | None) -> bool:
+    """Delete the challenge and tell whether ``answer`` solved it (expired or used: never)."""
+    if not challenge_id:
+        return False
+    result = s.execute(delete(CaptchaChallenge).where(
+        CaptchaChallenge.id == challenge_id, CaptchaChallenge.expires_at >= runtime.now_int()))
+    s.commit()
+    if result.rowcount != 1:
+        return False  # expired, already used, or never issued
+    typed = "".join((answer or "").split())
+    return hmac.compare_digest(typed.encode(), answer_for(challenge_id).encode())
+
+
+def image_png(challenge_id: str) -> bytes:
+    from captcha.image import ImageCaptcha
+    buf = io.BytesIO()
+    ImageCaptcha(width=240, height=90).write(answer_for(challenge_id), buf, format="png")
+    return buf.getvalue()
+
+
+def audio_wav(challenge_id: str) -> bytes:
+    from captcha.audio import AudioCaptcha
+    return bytes(AudioCaptcha(voicedir=VOICES).generate(answer_for(challenge_id)))

@@ -1,0 +1,64 @@
+"""The one accessor through which procedures reach the running app: settings, clock, client.
+
+Procedures (``reassort.procedures``) never touch ``request``: they read a
+setting with ``setting("NAME")`` (already typed and checked by ``config.py``), the
+time with ``now()`` (the injected ``CLOCK`` in tests), and the keyed hash of the
+client's address with ``client_hash()``, which the web glue computes once per
+request (``reassort.web.client_address``).  Outside a request (CLI) there is no
+client and ``client_hash()`` is ``None``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from flask import current_app, g, has_app_context
+
+from reassort.rules.clock import utc_naive
+
+
+def setting(name: str) -> Any:
+    """The value of setting ``name``; a ``KeyError`` for a name that does not exist (a typo)."""
+    return current_app.config[name]
+
+
+def now() -> float:
+    """Current epoch seconds, from the app's injected clock when there is one."""
+    if has_app_context():
+        clock = current_app.config.get("CLOCK")
+        if clock is not None:
+            return float(clock())
+    return time.time()
+
+
+def now_int() -> int:
+    return int(now())
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC datetime of ``now()``, as the database stores it."""
+    return utc_naive(now())
+
+
+def client_hash() -> str | None:
+    """Keyed hash of the client's address for this request (set by the web glue), else ``None``."""
+    return g.get("client_hash") if has_app_context() else None
+
+
+def signing_keys() -> list[str]:
+    """Keys that verify signatures, the current one last (itsdangerous signs with the last)."""
+    return list(setting("SECRET_KEY_FALLBACKS") or []) + [setting("SECRET_KEY")]
+
+
+def pepper() -> str:
+    """Key of the keyed digests (vote code, NUMEN, NIR prefix, addresses)."""
+    return setting("HASH_PEPPER")
+
+
+def rate_storage():
+    """The ``limits`` storage the rate limiter uses, or ``None`` when limits are off."""
+    if not setting("RATELIMIT_ENABLED"):
+        return None
+    return current_app.extensions["reassort.rate_storage"]()

@@ -1,0 +1,89 @@
+"""The logged-in voter, kept in the signed session cookie as id + epoch only.
+
+The voter's ``session_epoch`` is bumped at logout and at a code regeneration:
+every session holding an older epoch ends (SEC-33).  Nothing personal and
+nothing typed for réassort ever goes into the session (SEC-20).  The views use
+the functions below and never the session's keys themselves.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import g, redirect, session, url_for
+
+from reassort import runtime
+from reassort.storage.models import Voter
+from reassort.web.client_address import client_ip
+from reassort.web.extensions import db
+
+AUTH_KEYS = ("vid", "ep", "seen", "gate")
+GATE_KEY = "gate"  # the voter id whose code opened the voting space in this session
+
+
+def log_in(voter: Voter) -> None:
+    """Start a fresh session for ``voter`` (renewed at login: nothing of the old one survives)."""
+    session.clear()
+    session["vid"] = voter.id
+    session["ep"] = voter.session_epoch
+    session["seen"] = runtime.now_int()
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def _forget_voter() -> None:
+    # Only the voter's keys: the CSRF token of a form being rendered must survive.
+    for key in AUTH_KEYS:
+        session.pop(key, None)
+
+
+def current_voter() -> Voter | None:
+    """The voter of this session, or ``None`` if absent, ended or idle too long."""
+    if "voter" in g:
+        return g.voter
+    voter = None
+    vid = session.get("vid")
+    if vid is not None:
+        idle = runtime.setting("SESSION_IDLE_SECONDS")
+        candidate = db.session.get(Voter, vid)
+        fresh = runtime.now_int() - int(session.get("seen", 0)) <= idle
+        if candidate is not None and candidate.session_epoch == session.get("ep") and fresh:
+            voter = candidate
+            session["seen"] = runtime.now_int()
+        else:
+            _forget_voter()
+    g.voter = voter
+    return voter
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_voter() is None:
+            return redirect(url_for("auth.login"))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def open_gate(voter: Voter) -> None:
+    """The right code was typed: this session may enter the voting space."""
+    session[GATE_KEY] = voter.id
+
+
+def gate_open(voter: Voter) -> bool:
+    return session.get(GATE_KEY) == voter.id
+
+
+def after_regeneration(voter_id: int, session_epoch: int) -> None:
+    """This session stays logged in (the voter's others ended) but must type the new code (SEC-31)."""
+    session.pop(GATE_KEY, None)
+    if session.get("vid") == voter_id:
+        session["ep"] = session_epoch
+
+
+def voter_key() -> str:
+    """Rate-limit key of the logged-in voter (falls back to the address)."""
+    voter = current_voter()
+    return f"voter:{voter.id}" if voter else f"ip:{client_ip()}"

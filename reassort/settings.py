@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import click
@@ -44,8 +45,13 @@ class Kind:
     """A setting's type: ``coerce`` turns a given value into the stored one or raises ``ValueError``."""
 
     #: Text settings take the environment's raw string (``REASSORT_SMTP_USER=123`` is the text "123").
-    textual = False
-    label = "valeur"
+    textual: ClassVar[bool] = False
+    _label: ClassVar[str] = "valeur"
+
+    @property
+    def label(self) -> str:
+        """What a value must look like, in French (for the error messages)."""
+        return self._label
 
     def coerce(self, value):
         raise NotImplementedError
@@ -65,7 +71,7 @@ class Kind:
 
 
 class Bool(Kind):
-    label = "booléen (true ou false)"
+    _label: ClassVar[str] = "booléen (true ou false)"
 
     def coerce(self, value):
         if isinstance(value, bool):
@@ -98,7 +104,7 @@ class Int(Kind):
 class Number(Kind):
     low: float = 0.0
     high: float | None = None
-    label = "nombre"
+    _label: ClassVar[str] = "nombre"
 
     def coerce(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -112,8 +118,8 @@ class Number(Kind):
 class Text(Kind):
     pattern: str | None = None
     hint: str = ""
-    textual = True
-    label = "texte"
+    textual: ClassVar[bool] = True
+    _label: ClassVar[str] = "texte"
 
     def coerce(self, value):
         if not isinstance(value, str):
@@ -133,7 +139,7 @@ class Secret(Text):
 @dataclass(frozen=True)
 class Choice(Kind):
     choices: tuple[str, ...]
-    textual = True
+    textual: ClassVar[bool] = True
 
     @property
     def label(self) -> str:
@@ -146,7 +152,7 @@ class Choice(Kind):
 
 
 class TextList(Kind):
-    label = "liste de textes (JSON, ex. [\"a\", \"b\"])"
+    _label: ClassVar[str] = "liste de textes (JSON, ex. [\"a\", \"b\"])"
 
     def coerce(self, value):
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
@@ -164,8 +170,8 @@ class RateLimit(Kind):
     A misspelt unit would otherwise switch the limit off without a word.
     """
 
-    textual = True
-    label = "limite (ex. « 30 per minute », « 10 per 15 minutes »)"
+    textual: ClassVar[bool] = True
+    _label: ClassVar[str] = "limite (ex. « 30 per minute », « 10 per 15 minutes »)"
 
     def coerce(self, value):
         if not isinstance(value, str) or not value.strip():
@@ -180,8 +186,8 @@ class RateLimit(Kind):
 class Instant(Kind):
     """An ISO 8601 date and time with its offset (``2026-12-01T09:00:00+01:00``), or empty."""
 
-    textual = True
-    label = "date ISO avec fuseau (ex. 2026-12-01T09:00:00+01:00) ou vide"
+    textual: ClassVar[bool] = True
+    _label: ClassVar[str] = "date ISO avec fuseau (ex. 2026-12-01T09:00:00+01:00) ou vide"
 
     def coerce(self, value):
         if value in ("", None):
@@ -204,7 +210,7 @@ class Instant(Kind):
 class Url(Kind):
     schemes: tuple[str, ...]
     empty_ok: bool = False
-    textual = True
+    textual: ClassVar[bool] = True
 
     @property
     def label(self) -> str:
@@ -225,7 +231,7 @@ class Url(Kind):
 class Hook(Kind):
     """A Python object given by ``create_app({...})`` only (the tests' clock); never from the environment."""
 
-    label = "objet Python (tests)"
+    _label: ClassVar[str] = "objet Python (tests)"
 
     def coerce(self, value):
         if value is not None and not callable(value):

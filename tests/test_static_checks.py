@@ -1,6 +1,6 @@
-"""Static checks inside the test run, so that CI runs them: ruff and bandit.
+"""Static checks inside the test run, so that CI runs them: ruff, bandit and mypy.
 
-``scripts/lint`` runs the same two, plus ``pip-audit`` on requirements.txt when its
+``scripts/lint`` runs the same three, plus ``pip-audit`` on requirements.txt when its
 advisory data can be reached (it cannot always be: docs/reliability.md).  Their
 configuration, and the reason for each rule left out, is in ``pyproject.toml``.
 Missing tools skip (fail under ``REQUIRE_SERVICES=1``).
@@ -39,4 +39,9 @@ def test_ruff_finds_nothing():
 def test_bandit_finds_no_medium_or_high_issue():
     result = run(tool("bandit"), "-q", "-c", "pyproject.toml", "-r", ".", "--severity-level", "medium",
                  "-f", "txt")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_finds_no_error_in_the_package():
+    result = run(tool("mypy"))  # the package, as pyproject.toml's [tool.mypy] says
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,11 +13,12 @@ import csv
 import os
 import sys
 import tempfile
+from typing import cast
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import runtime
@@ -34,7 +35,7 @@ BATCH_SIZE = 10_000
 # A spreadsheet would read a cell starting with one of these as a formula.
 FORMULA_CHARS = "=+-@"
 
-VOTERS = Voter.__table__
+VOTERS = cast(Table, Voter.__table__)
 SET_CODE = (update(VOTERS)
             .where(VOTERS.c.id == bindparam("b_id"), VOTERS.c.code_digest.is_(None))
             .values(code_digest=bindparam("b_digest"), code_issued_at=bindparam("b_at")))

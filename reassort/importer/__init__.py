@@ -32,9 +32,9 @@ import threading
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
-from typing import Callable
+from typing import Any, Callable, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -54,8 +54,8 @@ IMPORT_CACHE_KIB = 64 * 1024
 MAX_KEPT_ERRORS = 1000
 NOT_UTF8 = "le fichier n'est pas encodé en UTF-8 : enregistrez-le en UTF-8 depuis votre tableur"
 
-VOTERS = Voter.__table__
-SCRUTINS = Scrutin.__table__
+VOTERS = cast(Table, Voter.__table__)
+SCRUTINS = cast(Table, Scrutin.__table__)
 # Lengths of the columns (models.py): checked here so PostgreSQL never refuses a row.
 MAX_IDENTIFIANT, MAX_NAME, MAX_EMAIL, MAX_SCRUTIN = 64, 200, 254, 200
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
@@ -368,14 +368,14 @@ class RowChecker:
         nom = _check_name(nom, "nom", problems)
         prenoms = _check_name(prenoms, "prénoms", problems)
         birth_date = self._check_birth_date(born, problems)
-        place = _check_place(place, problems)
+        insee = _check_place(place, problems)
         email = self._check_email(email.lower(), ident, line, problems)
-        numen, nir10 = _check_identity_numbers(numen, nir, problems)
+        numen_value, nir10 = _check_identity_numbers(numen, nir, problems)
         names = _check_scrutins(scrutins, problems)
         if problems:
             return None, problems
-        values = (ident, nom, prenoms, birth_date, place, email,
-                  self.numen_digest(numen) if numen else None, self.nir_digest(nir10) if nir10 else None)
+        values = (ident, nom, prenoms, birth_date, insee, email,
+                  self.numen_digest(numen_value) if numen_value else None, self.nir_digest(nir10) if nir10 else None)
         return self._accepted(values, names), problems
 
     def _check_identifiant(self, ident: str, line: int, problems: list[str]) -> None:
@@ -504,7 +504,7 @@ class DriverStatement:
     def __init__(self, conn: Connection, statement, names: tuple[str, ...]):
         dialect = conn.dialect
         if not dialect.positional:  # psycopg takes %s as well as %(name)s
-            dialect = type(dialect)(paramstyle="format")
+            dialect = type(dialect)(paramstyle="format")  # type: ignore[call-arg]
         compiled = statement.compile(dialect=dialect, column_keys=list(names))
         self.conn, self.sql = conn, str(compiled)
         order = [names.index(name) for name in compiled.positiontup]
@@ -523,6 +523,13 @@ class DriverStatement:
         if rows:
             self._run(rows)
 
+    def _dbapi(self) -> Any:
+        """The driver's own connection (sqlite3 or psycopg) under the SQLAlchemy one."""
+        connection = self.conn.connection.dbapi_connection
+        if connection is None:
+            raise RuntimeError("connexion fermée")
+        return connection
+
     def _executemany(self, rows: list[tuple]) -> None:
         if rows:
             self.conn.exec_driver_sql(self.sql, rows if self._adapt is None else list(map(self._adapt, rows)))
@@ -531,7 +538,7 @@ class DriverStatement:
         head, values, group = self.sql.partition(" VALUES ")
         if group != "(" + ", ".join("?" * width) + ")":
             return  # not the plain single-row form: stay with executemany
-        limit = self.conn.connection.dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        limit = self._dbapi().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self._rows_per_statement = max(1, min(limit, MAX_PARAMETERS_PER_STATEMENT) // width)
         self._multirow_sql = head + values + ", ".join([group] * self._rows_per_statement)
         self._run = self._multirow
@@ -547,7 +554,7 @@ class DriverStatement:
 
     def _copy(self, rows: list[tuple]) -> None:
         # The connection's own cursor: same transaction as everything else.
-        with self.conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(self._copy_sql) as copy:
+        with self._dbapi().cursor() as cursor, cursor.copy(self._copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
 

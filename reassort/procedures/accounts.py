@@ -13,6 +13,7 @@ from reassort import runtime
 from reassort.procedures import audit, links
 from reassort.rules import tokens
 from reassort.rules.hashing import bcrypt_check, bcrypt_hash, normalise_answer
+from reassort.storage.database import changed_rows
 from reassort.storage.models import Voter
 
 
@@ -83,7 +84,7 @@ def activate(s: Session, voter: Voter, generation: int, password: str, question_
                 activation_generation=Voter.activation_generation + 1,
                 session_epoch=Voter.session_epoch + 1)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    if changed_rows(result) != 1:
         s.rollback()
         return False
     audit.record(s, "activation_ok", voter.id)

@@ -7,8 +7,7 @@ Never a secret, a code, a token, a NUMEN/NIR, a phone number or an e-mail addres
 from __future__ import annotations
 
 import csv
-import io
-from typing import Iterable
+from typing import IO, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -49,7 +48,7 @@ def export_rows(session: Session) -> Iterable[list[str]]:
                "" if ev.voter_id is None else str(ev.voter_id), ev.ip_hash or "", ev.detail or ""]
 
 
-def export_csv(session: Session, out: io.TextIOBase) -> int:
+def export_csv(session: Session, out: IO[str]) -> int:
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
     rows = 0
     for row in export_rows(session):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import os
 import secrets
 
@@ -19,6 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from reassort import runtime
+from reassort.storage.database import changed_rows
 from reassort.storage.models import CaptchaChallenge
 
 ALPHABET = "23456789"  # digits read and heard without ambiguity, in French too
@@ -58,7 +58,7 @@ def consume(s: Session, challenge_id: str | None, answer: str | None) -> bool:
     result = s.execute(delete(CaptchaChallenge).where(
         CaptchaChallenge.id == challenge_id, CaptchaChallenge.expires_at >= runtime.now_int()))
     s.commit()
-    if result.rowcount != 1:
+    if changed_rows(result) != 1:
         return False  # expired, already used, or never issued
     typed = "".join((answer or "").split())
     return hmac.compare_digest(typed.encode(), answer_for(challenge_id).encode())
@@ -66,9 +66,7 @@ def consume(s: Session, challenge_id: str | None, answer: str | None) -> bool:
 
 def image_png(challenge_id: str) -> bytes:
     from captcha.image import ImageCaptcha
-    buf = io.BytesIO()
-    ImageCaptcha(width=240, height=90).write(answer_for(challenge_id), buf, format="png")
-    return buf.getvalue()
+    return ImageCaptcha(width=240, height=90).generate(answer_for(challenge_id), format="png").getvalue()
 
 
 def audio_wav(challenge_id: str) -> bytes:

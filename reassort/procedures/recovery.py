@@ -21,6 +21,7 @@ from reassort.adapters import messaging
 from reassort.procedures import audit, links, quotas, votegate
 from reassort.rules import codes, identifiers, tokens
 from reassort.rules.hashing import bcrypt_check, digest_equal, normalise_answer
+from reassort.storage.database import changed_rows
 from reassort.storage.models import Voter
 
 log = logging.getLogger("reassort")
@@ -173,14 +174,14 @@ def regenerate(s: Session, voter_id: int, generation: int) -> Regeneration | Non
         .values(code_digest=votegate.code_digest(code), code_issued_at=runtime.now_int(),
                 link_generation=new_generation(generation), session_epoch=Voter.session_epoch + 1)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    if changed_rows(result) != 1:
         s.rollback()
         audit.record_now(s, "regeneration_conflict", voter_id)
         return None
     audit.record(s, "code_regenerated", voter_id)
     s.commit()
-    voter = s.get(Voter, voter_id)
-    s.refresh(voter)
+    voter = s.get(Voter, voter_id, populate_existing=True)
+    assert voter is not None  # noqa: S101  (the row was just updated; voters are never deleted mid-poll)
     _notify_change(voter)
     return Regeneration(code=code, session_epoch=voter.session_epoch)
 

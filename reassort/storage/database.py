@@ -8,10 +8,11 @@ and know nothing of Flask, and the CLI and benchmarks use the same engine.
 from __future__ import annotations
 
 import os
+from typing import cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,11 @@ def make_engine(url: str, instance_path: str | None = None) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def changed_rows(result) -> int:
+    """Rows an UPDATE or DELETE changed (``Session.execute`` is typed as returning a plain ``Result``)."""
+    return cast(CursorResult, result).rowcount
 
 
 class Database:

@@ -94,6 +94,8 @@ class _RequestIdFilter(logging.Filter):
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is now (gunicorn and pytest replace it)."""
 
+    _reassort_json = True  # marks our handler, so that a logger gets it once
+
     @property
     def stream(self):
         return sys.stderr
@@ -107,7 +109,6 @@ def _install_handler(logger: logging.Logger) -> None:
     if any(getattr(h, "_reassort_json", False) for h in logger.handlers):
         return  # create_app runs many times in one process (tests)
     handler = _StderrHandler()
-    handler._reassort_json = True
     handler.setFormatter(JsonFormatter())
     handler.addFilter(_RequestIdFilter())
     logger.addHandler(handler)

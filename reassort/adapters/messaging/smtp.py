@@ -20,6 +20,7 @@ def send(message, config) -> None:
     host, port, timeout = config["SMTP_HOST"], int(config["SMTP_PORT"]), float(config["SMTP_TIMEOUT"])
     mode = str(config.get("SMTP_TLS") or "none").lower()
     try:
+        client: smtplib.SMTP
         if mode == "ssl":
             client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
         else:

@@ -19,26 +19,33 @@ from werkzeug.serving import make_server
 from reassort.adapters.franceconnect.standin.provider import Faults, Provider, RegisteredClient
 
 
+class StandinApp(Flask):
+    """The stand-in's own app; ``provider`` and ``faults`` steer it from the tests."""
+
+    provider: Provider
+    faults: Faults
+
+
 def create_standin_app(client_id: str, client_secret: str, redirect_uris: Iterable[str],
                        post_logout_redirect_uris: Iterable[str] = (), issuer: str = "",
-                       clock: Callable[[], float] = time.time) -> Flask:
+                       clock: Callable[[], float] = time.time) -> StandinApp:
     """The stand-in as its own app at ``/api/v2``; ``app.provider`` and ``app.faults`` steer it."""
     from reassort.adapters.franceconnect.standin import views
 
-    app = Flask(__name__)
+    app = StandinApp(__name__)
     provider = Provider(issuer, [RegisteredClient(client_id, client_secret, tuple(redirect_uris),
                                                   tuple(post_logout_redirect_uris))], now=clock)
     app.extensions[views.EXTENSION] = provider
     app.register_blueprint(views.bp, url_prefix="/api/v2")
     app.provider = provider
-    app.faults: Faults = provider.faults
+    app.faults = provider.faults
     return app
 
 
 class StandinServer:
     """Serve a stand-in app on loopback in a thread; its issuer is set from the port it got."""
 
-    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app: StandinApp, host: str = "127.0.0.1", port: int = 0):
         self.app = app
         self.server = make_server(host, port, app, threaded=True)
         self.issuer = f"http://{host}:{self.server.server_port}/api/v2"

@@ -93,6 +93,8 @@ class SigningKey:
 
 @dataclass
 class Grant:
+    """One authorization in flight: what was asked, and the identity chosen on the consent page."""
+
     client_id: str
     redirect_uri: str
     nonce: str
@@ -269,7 +271,7 @@ class Provider:
 
     def _sub(self, grant: Grant) -> str:
         # Pairwise: the same person has another sub at another service.
-        return hashlib.sha256(f"{grant.client_id}:{grant.identity.key}".encode()).hexdigest()
+        return hashlib.sha256(f"{grant.client_id}:{_chosen(grant).key}".encode()).hexdigest()
 
     def _id_token(self, grant: Grant, now: int) -> str:
         f = self.faults
@@ -306,12 +308,12 @@ class Provider:
         return Reply(200, self._sign(claims, f), "application/jwt")
 
     def _identity_claims(self, grant: Grant) -> dict:
-        person = grant.identity
-        values = {"given_name": person.given_name, "family_name": person.family_name,
+        person = _chosen(grant)
+        values: dict[str, object] = {"given_name": person.given_name, "family_name": person.family_name,
                   "birthdate": person.birthdate, "gender": person.gender, "birthplace": person.birthplace,
                   "birthcountry": person.birthcountry, "email": person.email,
                   "preferred_username": ""}
-        claims = {"sub": self._sub(grant)}
+        claims: dict[str, object] = {"sub": self._sub(grant)}
         for scope in grant.scopes:
             if scope in values:
                 claims[scope] = values[scope]
@@ -335,7 +337,7 @@ class Provider:
                                 options={"verify_exp": False, "verify_iat": False, "verify_aud": False})
         except (jwt.PyJWTError, StopIteration):
             raise ValueError("id_token_hint invalide") from None
-        client = self.clients.get(claims.get("aud"))
+        client = self.clients.get(str(claims.get("aud")))
         if client is None or target not in client.post_logout_redirect_uris:
             raise ValueError("post_logout_redirect_uri non enregistrée")
         return _with_query(target, {"state": state})
@@ -345,3 +347,10 @@ class Provider:
         for table in (self._pending, self._codes, self._tokens):
             for k in [k for k, g in table.items() if g.expires_at <= now]:
                 del table[k]
+
+
+def _chosen(grant: Grant) -> TestIdentity:
+    """The identity of a grant past the consent page (codes are issued only once one was chosen)."""
+    if grant.identity is None:
+        raise ValueError("aucune identité choisie")
+    return grant.identity

@@ -22,8 +22,9 @@ class WSGIAdapter(BaseAdapter):
         super().__init__()
         self.wsgi_app = wsgi_app
 
-    def send(self, request: requests.PreparedRequest, **_kwargs) -> requests.Response:
-        url = urlsplit(request.url)
+    def send(self, request: requests.PreparedRequest, stream=False, timeout=None, verify=True, cert=None,
+             proxies=None) -> requests.Response:
+        url = urlsplit(str(request.url))
         answer = Client(self.wsgi_app).open(
             path=url.path, query_string=url.query, method=request.method, base_url=f"{url.scheme}://{url.netloc}",
             headers=dict(request.headers), data=request.body or b"",
@@ -33,7 +34,7 @@ class WSGIAdapter(BaseAdapter):
         response.headers = CaseInsensitiveDict(answer.headers)
         response._content = answer.get_data()
         response.encoding = answer.mimetype_params.get("charset", "utf-8")
-        response.url = request.url
+        response.url = str(request.url)
         response.request = request
         response.reason = answer.status.partition(" ")[2]
         answer.close()

@@ -42,14 +42,30 @@ def clock():
     return FakeClock()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def settings(request, tmp_path, clock):
+def pytest_generate_tests(metafunc):
+    """The database a test runs on: a SQLite file, and also PostgreSQL for the tests whose
+    behaviour depends on the database (marked ``each_database``: locking, concurrency,
+    bulk writes, migrations, what is stored)."""
+    if "database" in metafunc.fixturenames:
+        kinds = ["sqlite"]
+        if metafunc.definition.get_closest_marker("each_database"):
+            kinds.append(pytest.param("postgresql", marks=pytest.mark.postgres))
+        metafunc.parametrize("database", kinds, indirect=True)
+
+
+@pytest.fixture
+def database(request):
+    return request.param
+
+
+@pytest.fixture
+def settings(request, database, tmp_path, clock):
     """The test configuration; tests may change it before using ``app``.
 
-    Every test using it runs twice: on a SQLite file, then on a fresh PostgreSQL
-    schema of its own (skipped when PostgreSQL is unreachable, see ``tests/services.py``).
+    On a SQLite file; tests marked ``each_database`` run again on a fresh PostgreSQL
+    schema of their own (skipped when PostgreSQL is unreachable, see ``tests/services.py``).
     """
-    if request.param == "postgresql":
+    if database == "postgresql":
         database_url = request.getfixturevalue("postgres_url")
     else:
         database_url = f"sqlite:///{tmp_path}/test.db"

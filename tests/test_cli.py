@@ -19,6 +19,8 @@ from reassort.web.extensions import db
 from tests.conftest import NIR10, NUMEN, csrf_of, get_voter, login
 from tests.test_import import GOOD, SAMPLE, SECOND, csv_bytes
 
+pytestmark = pytest.mark.each_database
+
 PUBLIC_URL = "https://vote.example.fr"
 
 

@@ -2,9 +2,13 @@
 
 import threading
 
+import pytest
+
 from reassort.procedures import votegate
 from tests.conftest import CODE, csrf_of, get_voter
 from tests.flows import ask_link, code_on_page, last_link, open_link
+
+pytestmark = pytest.mark.each_database
 
 THREADS = 20
 

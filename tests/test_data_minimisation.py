@@ -4,6 +4,7 @@ tokens appear nowhere: not in any table, the logs, the audit export, nor the ses
 import io
 import logging
 
+import pytest
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
@@ -12,6 +13,8 @@ from reassort.storage.models import Base
 from reassort.web.extensions import db
 from tests.conftest import NIR10, NUMEN
 from tests.flows import ask_link, code_on_page, last_link, link_path, regenerate
+
+pytestmark = pytest.mark.each_database
 
 PHONE = "07 81 23 45 67"
 PHONE_FORMS = ["0781234567", "+33781234567", "781234567", "07 81 23 45 67", "81 23 45 67"]

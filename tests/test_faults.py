@@ -39,6 +39,8 @@ from tests.flows import LINK_RE, PERSONAL_EMAIL, ask_link, code_on_page, last_li
 from tests.fuzzing import OPEN_LIMITS
 from tests.servers import free_port
 
+pytestmark = pytest.mark.each_database
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNAVAILABLE = "Service momentanément indisponible"
 SEND_FAILED = "L'envoi du message a échoué de notre côté"

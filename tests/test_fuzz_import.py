@@ -26,6 +26,8 @@ from reassort.storage.models import AuditEvent, Scrutin, Voter
 from reassort.web.extensions import db
 from tests.fuzzing import BAD_BYTES, any_text, fuzz_settings
 
+pytestmark = pytest.mark.each_database
+
 TODAY = dt.date(2026, 11, 1)
 
 

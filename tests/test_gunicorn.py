@@ -18,7 +18,7 @@ from reassort.storage import migrations
 from reassort.storage.database import make_engine
 from tests.services import Gunicorn, clean_environ, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.each_database]
 
 HTTP_TIMEOUT = 20
 WORKERS = 3

@@ -19,6 +19,8 @@ from reassort.storage.models import Scrutin, Voter
 from reassort.web.extensions import db
 from tests.conftest import get_voter
 
+pytestmark = pytest.mark.each_database
+
 HEADER = "identifiant;nom;prenoms;date_naissance;lieu_naissance;email;numen;nir;scrutins"
 NUMEN = "12E1234567ABC"
 NIR15 = "262087510712371"  # key 71; first 10 = 2620875107

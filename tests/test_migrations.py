@@ -12,6 +12,8 @@ from reassort.storage import migrations
 from reassort.storage.database import make_engine
 from reassort.storage.models import Base
 
+pytestmark = pytest.mark.each_database
+
 TABLES = set(Base.metadata.tables)
 
 

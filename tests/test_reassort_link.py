@@ -10,6 +10,8 @@ from reassort.procedures import votegate
 from tests.conftest import CODE, csrf_of, get_voter, login, page_text, post_form
 from tests.flows import ask_link, code_on_page, last_link, link_path, open_link, regenerate
 
+pytestmark = pytest.mark.each_database
+
 
 @pytest.fixture
 def link(logged_in, outbox):

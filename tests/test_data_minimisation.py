@@ -2,6 +2,7 @@
 tokens appear nowhere: not in any table, the logs, the audit export, nor the session cookie."""
 
 import io
+import json
 import logging
 
 import pytest
@@ -37,6 +38,24 @@ def decoded_session(app, client) -> str:
     return repr(serializer.loads(client.get_cookie("reassort_session").value))
 
 
+def log_output(caplog, capsys) -> dict[str, str]:
+    """Everything the flow logged: stdout, stderr (the JSON lines) and each field of each line and record.
+
+    The app's log lines are JSON on stderr; the extras of a record (``extra={...}``) show
+    there and in the record, never in ``caplog.text``'s message-only format.
+    """
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    # What was read really holds the request log of the flow, fields included.
+    assert any(line.get("route") == "/reassort/question-defi" and line.get("ip_hash") for line in lines)
+    return {
+        "stdout": captured.out,
+        "stderr": captured.err,
+        "JSON log fields": "\n".join(str(value) for line in lines for value in line.values()),
+        "log records": caplog.text + "\n".join(repr(vars(record)) for record in caplog.records),
+    }
+
+
 def test_sec20_typed_phone_and_email_are_never_stored(app, logged_in, outbox, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     client, _, _ = logged_in
@@ -52,7 +71,7 @@ def test_sec20_typed_phone_and_email_are_never_stored(app, logged_in, outbox, ca
             audit.export_csv(s, export)
     places = {
         "database": all_text_in_database(app),
-        "logs": caplog.text + capsys.readouterr().out,
+        **log_output(caplog, capsys),
         "audit export": export.getvalue(),
         "session cookie": session_after_requests + decoded_session(app, client),
     }

@@ -28,7 +28,6 @@ def claimed(**claims):
 
 def test_franceconnect_test_identity_matches_its_voter():
     assert mismatches(voter(), claimed()) == []
-    assert identity.matches(voter(), claimed())
 
 
 @pytest.mark.parametrize("registry, sent", [
@@ -129,4 +128,4 @@ def test_the_nobody_identity_matches_no_demo_voter():
                                 "birthdate": nobody.birthdate, "birthplace": nobody.birthplace})
     for person in IDENTITIES:
         if person.key != NOBODY:
-            assert not identity.matches(voter(**registry_fields(person)), sent)
+            assert mismatches(voter(**registry_fields(person)), sent) != []

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from tests.conftest import CODE, PASSWORD, csrf_of, get_voter, login, page_text, post_form
+from tests.flows import ask_link, last_link, open_link
 
 
 def iso(epoch):
@@ -62,13 +63,22 @@ def test_login_throttling_is_audited(app, client, make_voter, runner):
     assert counts["login_failed"] == 10 and counts["throttled"] == 1
 
 
-def test_session_renewed_at_login(client, make_voter):
-    voter_id = make_voter()
-    email = get_voter(client.application, voter_id).email
-    client.get("/connexion")
-    before = client.get_cookie("reassort_session").value
-    login(client, email)
-    assert client.get_cookie("reassort_session").value != before
+def test_sec33_session_renewed_at_login(app, make_voter, outbox):
+    # A shared computer: the first voter opened a réassort link and walked away without
+    # logging out; someone else's key sits in the session too.  Whoever logs in next
+    # starts from a clean session: nothing of the one before survives the login.
+    first, second = (get_voter(app, make_voter()).email for _ in range(2))
+    client = app.test_client()
+    login(client, first)
+    ask_link(client)
+    assert open_link(client, last_link(outbox())).status_code == 303
+    with client.session_transaction() as session:
+        session["planted"] = "left by someone else"
+        assert {"planted", "reissue", "vid"} <= set(session)
+    assert login(client, second).status_code == 302
+    with client.session_transaction() as session:
+        assert "planted" not in session and "reissue" not in session
+    assert client.get("/reassort/regenerer").status_code == 400  # the first voter's link is not reachable
 
 
 def test_logout_ends_other_sessions(app, make_voter):

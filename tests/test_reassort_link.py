@@ -2,11 +2,16 @@
 
 import datetime as dt
 import glob
+import hashlib
+import pathlib
 import re
 
 import pytest
+import sqlalchemy as sa
 
+from app import create_app
 from reassort.procedures import votegate
+from reassort.web.extensions import db
 from tests.conftest import CODE, csrf_of, get_voter, login, page_text, post_form
 from tests.flows import ask_link, code_on_page, last_link, link_path, open_link, regenerate
 
@@ -209,17 +214,51 @@ def test_sec30_link_refused_after_poll_closed(settings, clock, request):
     assert code_works(app, voter_id, CODE)
 
 
+def stored_bytes(app, settings) -> bytes:
+    """What the database holds, as raw as this test can read it.
+
+    SQLite: the file itself and its journals (free pages and logs included).
+    PostgreSQL (the server's files are not ours to read): every row of every table of
+    the test's schema, each rendered whole by the server (``row::text``).
+    """
+    url = settings["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        db_file = url.removeprefix("sqlite:///")
+        paths = glob.glob(glob.escape(db_file) + "*")
+        assert db_file in paths
+        return b"".join(pathlib.Path(path).read_bytes() for path in paths)
+    with app.app_context():
+        with db.engine.connect() as connection:
+            tables = connection.execute(sa.text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")).scalars()
+            rows = [connection.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars().all()  # noqa: S608
+                    for table in tables]
+    return "\n".join(row for table in rows for row in table).encode()
+
+
 def test_sec29_code_stored_as_keyed_digest_only(app, logged_in, link, settings):
     client, voter_id, _ = logged_in
     new_code = code_on_page(regenerate(client, link))
-    db_file = settings["DATABASE_URL"].removeprefix("sqlite:///")
-    raw = b""
-    for path in glob.glob(db_file + "*"):
-        with open(path, "rb") as fh:
-            raw += fh.read()
-    assert new_code.encode() not in raw
     voter = get_voter(app, voter_id)
+    raw = stored_bytes(app, settings)
+    assert voter.code_digest.encode() in raw  # what was read really holds the voter's row
+    assert new_code.encode() not in raw
     assert len(voter.code_digest) == 64
+    assert voter.code_digest != hashlib.sha256(new_code.encode()).hexdigest()
+    assert code_works(app, voter_id, new_code)
+
+
+def test_sec29_the_code_digest_depends_on_the_pepper(app, logged_in, link, settings):
+    # The same database under another pepper recognises no code: the pepper, kept outside
+    # the database, is part of every stored digest.
+    client, voter_id, _ = logged_in
+    new_code = code_on_page(regenerate(client, link))
+    assert code_works(app, voter_id, new_code)
+    for other_pepper in ("another-pepper-0123456789abcdef0123456789", ""):
+        other = create_app({**settings, "HASH_PEPPER": other_pepper})
+        assert not code_works(other, voter_id, new_code), f"code recognised under pepper {other_pepper!r}"
+        with other.app_context():
+            db.engine.dispose()
 
 
 def test_regeneration_post_requires_csrf(logged_in, link):

@@ -130,8 +130,3 @@ def mismatches(voter, claimed: Claimed) -> list[str]:
     if same_birthplace(voter.lieu_naissance, claimed.birthplace) is False:
         differ.append(BIRTH_PLACE)
     return differ
-
-
-def matches(voter, claimed: Claimed) -> bool:
-    """Whether every compared field agrees (SEC-27)."""
-    return not mismatches(voter, claimed)

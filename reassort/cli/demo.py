@@ -58,9 +58,9 @@ def demo():
         voter.email = email
         voter.numen_digest = numen_digest(pepper, numen)
         voter.nir_digest = nir_digest(pepper, DEMO_NIR[identity.key])
-        voter.password_hash = bcrypt_hash(PASSWORD, rounds)
+        voter.password_hash = bcrypt_hash(PASSWORD, rounds, pepper)
         voter.question_id = "q1"
-        voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), rounds)
+        voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), rounds, pepper)
         voter.code_digest = votegate.code_digest(code)
         voter.code_issued_at = runtime.now_int()
         voter.activation_generation = (voter.activation_generation or 0) + 1

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.procedures import quotas
-from reassort.storage.database import changed_rows
 from reassort.storage.models import CaptchaChallenge
 
 ALPHABET = "23456789"  # digits read and heard without ambiguity, in French too
@@ -95,12 +94,12 @@ def consume(s: Session, challenge_id: str | None, answer: str | None) -> bool:
     # Insert it used, or turn the rendered row used: either way one statement, so that of
     # two concurrent answers with one cookie exactly one finds it unused.
     statement = _insert(s).values(id=challenge_id, expires_at=expires_at(challenge_id), used=True)
-    result = s.execute(statement.on_conflict_do_update(
+    spent = s.execute(statement.on_conflict_do_update(
         index_elements=["id"], set_={"used": True, "image": None, "audio": None},
-        where=CaptchaChallenge.used.is_(False)))
+        where=CaptchaChallenge.used.is_(False)).returning(CaptchaChallenge.id)).first()
     _forget_expired(s)
     s.commit()
-    if changed_rows(result) != 1:
+    if spent is None:
         return False  # already used
     typed = "".join((answer or "").split())
     return hmac.compare_digest(typed.encode(), answer_for(challenge_id).encode())

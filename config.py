@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 
+from reassort.rules import deployment
 from reassort.settings import (
     Bool,
     Choice,
@@ -75,6 +76,8 @@ SETTINGS = Table([
     # -- the voter's journey -------------------------------------------------
     S("CAPTCHA_ENABLED", Bool(), True, "CAPTCHA on login and code forms (production refuses false)"),
     S("CAPTCHA_MAX_AGE", Int(30, 3600), 300, "CAPTCHA answer life (s)"),
+    S("CAPTCHA_RENDERS_PER_IP", RateLimit(), "60 per minute",
+      "CAPTCHA images and sounds drawn per address (each challenge is drawn once, then served as kept)"),
     S("ACTIVATION_LINK_MAX_AGE", Int(3600, 60 * DAY), 7 * DAY, "activation link life (s)"),
     S("REISSUE_LINK_MAX_AGE", Int(60, DAY), 600, "réassort link life (s)"),
     S("PASSWORD_RESET_MAX_AGE", Int(60, DAY), 3600, "forgotten-password link life (s)"),
@@ -139,11 +142,17 @@ def unsafe_settings(settings: dict) -> list[str]:
     """List every setting production refuses, each with its reason (French)."""
     problems = []
     key = settings.get("SECRET_KEY") or ""
-    if len(str(key)) < 32:
-        problems.append("SECRET_KEY : absente ou trop courte (32 caractères au moins)")
+    if deployment.weak_key(key):
+        problems.append(f"SECRET_KEY : {deployment.weak_key(key)}")
     pepper = settings.get("HASH_PEPPER") or ""
     if not pepper or pepper == DEV_PEPPER or len(str(pepper)) < 32:
         problems.append("HASH_PEPPER : absent, trop court ou valeur de développement")
+    elif deployment.weak_key(pepper):
+        problems.append(f"HASH_PEPPER : {deployment.weak_key(pepper)}")
+    if key and str(key) == str(pepper):
+        problems.append("SECRET_KEY / HASH_PEPPER : identiques ; deux clés tirées séparément sont requises")
+    if [k for k in settings.get("SECRET_KEY_FALLBACKS") or [] if deployment.weak_key(k) or str(k) == str(pepper)]:
+        problems.append("SECRET_KEY_FALLBACKS : une clé ancienne serait refusée comme SECRET_KEY ; retirez-la")
     if not settings.get("CAPTCHA_ENABLED"):
         problems.append("CAPTCHA_ENABLED : le CAPTCHA ne peut pas être désactivé")
     if not settings.get("RATELIMIT_ENABLED"):
@@ -160,9 +169,16 @@ def unsafe_settings(settings: dict) -> list[str]:
     if issuer and not (settings.get("FRANCECONNECT_CLIENT_ID") and settings.get("FRANCECONNECT_CLIENT_SECRET")):
         problems.append("FRANCECONNECT_CLIENT_ID / FRANCECONNECT_CLIENT_SECRET : requis dès que "
                         "FRANCECONNECT_ISSUER est renseigné")
-    if str(settings.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
-        problems.append("RATELIMIT_STORAGE_URI : memory:// ne tient pas entre plusieurs "
-                        "processus ni au redémarrage ; utiliser redis://")
+    if not deployment.is_redis(settings.get("RATELIMIT_STORAGE_URI")):
+        problems.append("RATELIMIT_STORAGE_URI : seul Redis (redis://, rediss://) tient entre plusieurs "
+                        "processus et au redémarrage")
+    if settings.get("SMS_BACKEND") == "http" and not deployment.is_https(settings.get("SMS_HTTP_URL")):
+        problems.append("SMS_HTTP_URL : absente ou pas en https:// (les liens envoyés passeraient en clair)")
+    if (settings.get("MAIL_BACKEND") == "smtp" and settings.get("SMTP_TLS") == "none"
+            and not deployment.is_loopback(settings.get("SMTP_HOST"))):
+        problems.append("SMTP_TLS : « none » vers un serveur qui n'est pas local (starttls ou ssl requis)")
+    if deployment.scheme(settings.get("DATABASE_URL")).startswith("sqlite"):
+        problems.append("DATABASE_URL : SQLite est réservé au développement ; utiliser postgresql://")
     if not str(settings.get("PUBLIC_URL", "")).startswith("https://"):
         problems.append("PUBLIC_URL : doit être en https:// (cookies Secure, liens envoyés)")
     if int(settings.get("BCRYPT_ROUNDS") or 0) < 12:

@@ -99,6 +99,7 @@ class HttpBench:
             "RATELIMIT_KEY_PREFIX": self.key_prefix,
             # Raised for the bench: one address sends everything, thousands of links are sent.
             "RATELIMIT_PER_IP": "10000000 per minute",
+            "CAPTCHA_RENDERS_PER_IP": "10000000 per minute",
             "EMAIL_SENDS_PER_HOUR": 100_000_000,
             "SMS_SENDS_PER_HOUR": 100_000_000,
             "CAPTCHA_ENABLED": False,
@@ -127,14 +128,14 @@ class HttpBench:
         self.results["gunicorn"] = " ".join(self.app_server.command[1:-1])
 
     def _fill_database(self) -> None:
-        from sqlalchemy import insert, select, text, update
+        from sqlalchemy import select, text, update
 
         from reassort import importer
         from reassort.procedures import votegate
         from reassort.rules.hashing import bcrypt_hash, normalise_answer
         from reassort.rules.identifiers import numen_digest
         from reassort.storage import migrations
-        from reassort.storage.models import CaptchaChallenge, Voter
+        from reassort.storage.models import Voter
         from reassort.web.extensions import db
 
         csv_path = os.path.join(self.workdir, "http-voters.csv")
@@ -149,17 +150,13 @@ class HttpBench:
             pepper = self.settings["HASH_PEPPER"]
             with db.engine.begin() as conn:
                 conn.execute(update(Voter).values(
-                    password_hash=bcrypt_hash(PASSWORD, self.o.rounds), question_id="q1",
-                    answer_hash=bcrypt_hash(normalise_answer(ANSWER), self.o.rounds),
+                    password_hash=bcrypt_hash(PASSWORD, self.o.rounds, pepper), question_id="q1",
+                    answer_hash=bcrypt_hash(normalise_answer(ANSWER), self.o.rounds, pepper),
                     numen_digest=numen_digest(pepper, NUMEN), code_digest=votegate.code_digest(CODE),
                     link_generation=1))
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("ANALYZE"))
                 rows = conn.execute(select(Voter.id, Voter.email).order_by(Voter.id)).all()
-                # CAPTCHA images are served for a live challenge of the session (reassort.web.captcha_session).
-                self.captcha_ids = [secrets.token_urlsafe(24) for _ in range(HOME_VOTERS)]
-                conn.execute(insert(CaptchaChallenge), [{"id": cid, "expires_at": 2**31 - 1}
-                                                        for cid in self.captcha_ids])
             db.engine.dispose()
         self.voters = [(row.id, row.email) for row in rows]
         os.unlink(csv_path)
@@ -201,7 +198,7 @@ class HttpBench:
 
     def _logged_in(self, voter_id: int, **extra) -> tuple[str, str]:
         from reassort import runtime
-        return self._session({"vid": voter_id, "ep": 0, "seen": runtime.now_int(), **extra})
+        return self._session({"vid": voter_id, "ep": 0, "seen": runtime.now_int(), "since": runtime.now_int(), **extra})
 
     def requests_for(self, endpoint: str, count: int) -> tuple[list[bytes], loadgen.Check]:
         """``count`` prepared requests of ``endpoint`` (fewer when the voters run out) and their check."""
@@ -215,10 +212,13 @@ class HttpBench:
             return ([raw("GET", "/", host, cookies[i % len(cookies)]) for i in range(count)],
                     lambda s, h, b: s == 200 and b"Consulter les scrutins" in b)
         if endpoint == "captcha":
-            # The image endpoint works whether CAPTCHA_ENABLED is on or off.
-            pairs = [(self._session({"captcha": cid})[0], cid) for cid in self.captcha_ids]
-            return ([raw("GET", f"/captcha/image/{pairs[i % len(pairs)][1]}.png", host, pairs[i % len(pairs)][0])
-                     for i in range(count)],
+            # The image endpoint works whether CAPTCHA_ENABLED is on or off.  A fresh challenge per
+            # request: each is its first fetch, which draws and keeps the image (what a login costs);
+            # later fetches of one challenge serve the kept bytes.
+            from reassort.procedures import captchas
+            ids = [captchas.new_id(2**31 - 1) for _ in range(count)]
+            pairs = [(self._session({"captcha": cid})[0], cid) for cid in ids]
+            return ([raw("GET", f"/captcha/image/{cid}.png", host, cookie) for cookie, cid in pairs],
                     lambda s, h, b: s == 200 and h.get("content-type") == "image/png" and b[:4] == b"\x89PNG")
         if endpoint == "vote":
             # VOTE_CODE_LIMIT_PER_VOTER keeps its default (10 per 15 minutes): 10 POSTs per voter.

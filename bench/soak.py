@@ -178,9 +178,9 @@ def seed(database_url: str, settings: dict, n: int) -> list[Voter]:
         migrations.upgrade(db.engine)
         rounds = int(app.config["BCRYPT_ROUNDS"])
         # One hash each for all: same password and answer, and seeding stays quick at cost 12.
-        password_hash = bcrypt_hash(PASSWORD, rounds)
-        answer_hash = bcrypt_hash(normalise_answer(ANSWER), rounds)
         pepper = app.config["HASH_PEPPER"]
+        password_hash = bcrypt_hash(PASSWORD, rounds, pepper)
+        answer_hash = bcrypt_hash(normalise_answer(ANSWER), rounds, pepper)
         with db.new_session() as s:
             for i in range(1, n + 1):
                 numen, code = f"{i % 100:02d}S{i:07d}OAK", codes.generate()

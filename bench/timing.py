@@ -153,8 +153,8 @@ def build_app(workdir: str, bcrypt_rounds: int):
                 s.add(Voter(identifiant=f"T{i}", nom="DUBOIS", prenoms="Angela", date_naissance=dt.date(1962, 8, 24),
                             lieu_naissance=None, email=f"agent{i}@education.gouv.fr",
                     numen_digest=numen_digest(pepper, NUMEN), nir_digest=None,
-                    password_hash=bcrypt_hash(PASSWORD, bcrypt_rounds), question_id="q1",
-                    answer_hash=bcrypt_hash(normalise_answer(ANSWER), bcrypt_rounds),
+                    password_hash=bcrypt_hash(PASSWORD, bcrypt_rounds, pepper), question_id="q1",
+                    answer_hash=bcrypt_hash(normalise_answer(ANSWER), bcrypt_rounds, pepper),
                     code_digest=votegate.code_digest("Ab3#Cd4$Ef5%"), activation_generation=1,
                     link_generation=0, link_window_start=0, links_in_window=0, challenge_failures=0,
                     challenge_locked_until=0, session_epoch=0, scrutins=[Scrutin(name="CAP")]))
@@ -243,8 +243,8 @@ def without_dummy_check():
     from reassort.procedures import accounts
     real = accounts.bcrypt_check
 
-    def early_exit(secret, hashed, rounds):
-        return False if not hashed else real(secret, hashed, rounds)
+    def early_exit(secret, hashed, rounds, pepper):
+        return False if not hashed else real(secret, hashed, rounds, pepper)
 
     accounts.bcrypt_check = early_exit
     try:

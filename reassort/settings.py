@@ -225,7 +225,9 @@ class Url(Kind):
         base = scheme.split("+", 1)[0]
         if not value or (scheme not in self.schemes and base not in self.schemes):
             raise ValueError(f"{self.label} attendue, reçu {_shown_url(value)!r}")
-        return value
+        # Stored as the libraries expect it: trimmed, the scheme in lower case (" REDIS://…").
+        trimmed = value.strip()
+        return scheme + trimmed[len(scheme):]
 
 
 class Hook(Kind):

@@ -18,6 +18,7 @@ from reassort.procedures import votegate
 from reassort.rules.clock import FakeClock
 from reassort.rules.hashing import bcrypt_hash, normalise_answer
 from reassort.rules.identifiers import nir_digest, numen_digest
+from reassort.rules.tokens import fresh_generation
 from reassort.storage import migrations
 from reassort.storage.models import Scrutin, Voter
 from reassort.web.extensions import db
@@ -125,14 +126,15 @@ def insert_voter(app, n: int, code=CODE, email=None, activated=True, **fields) -
             numen_digest=numen_digest(pepper, fields.pop("numen", NUMEN)),
             nir_digest=nir_digest(pepper, fields.pop("nir10", NIR10)),
             code_digest=votegate.code_digest(code) if code else None,
-            activation_generation=0,
-            link_generation=0, link_window_start=0, links_in_window=0,
+            # Random starts, as every voter gets (tokens.fresh_generation, SEC-46).
+            activation_generation=fresh_generation(),
+            link_generation=fresh_generation(), link_window_start=0, links_in_window=0,
             challenge_failures=0, challenge_locked_until=0, session_epoch=0,
         )
         if activated:
-            voter.password_hash = bcrypt_hash(PASSWORD, 4)
+            voter.password_hash = bcrypt_hash(PASSWORD, 4, pepper)
             voter.question_id = "q1"
-            voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), 4)
+            voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), 4, pepper)
         voter.scrutins = [Scrutin(name="CAP académique — professeurs certifiés"),
                           Scrutin(name="Comité social d'administration ministériel")]
         for key, value in fields.items():

@@ -38,7 +38,7 @@ def test_activation_sets_password_and_question(app, client, make_voter):
     response = activate(client, activation_token(app, voter_id))
     assert response.status_code == 302
     voter = get_voter(app, voter_id)
-    assert voter.question_id == "q2" and voter.password_hash.startswith("$2")
+    assert voter.question_id == "q2" and voter.password_hash.startswith("k1$$2")  # keyed pre-hash, then bcrypt
     assert NEW_PASSWORD not in voter.password_hash
     assert login(client, voter.email, NEW_PASSWORD).status_code == 302
 

@@ -36,6 +36,7 @@ def production_environ(database_url: str, redis_url: str, prefix: str, **extra) 
         "PUBLIC_URL": "https://vote.example.fr",
         "MAIL_BACKEND": "smtp",
         "SMTP_HOST": "smtp.invalid",
+        "SMTP_TLS": "starttls",
         "SMS_BACKEND": "http",
         "SMS_HTTP_URL": "https://sms.invalid/envoi",
         "PROXY_COUNT": 1,

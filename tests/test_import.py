@@ -69,7 +69,11 @@ def test_import_creates_voters_with_their_scrutins(app):
     assert first.scrutin_names == ["CAP", "CSA"]
     assert second.date_naissance == dt.date(1978, 2, 14) and second.numen_digest is None
     assert first.password_hash is None and first.code_digest is None
-    assert first.activation_generation == 0 and first.session_epoch == 0
+    assert first.session_epoch == 0
+    # Generations start at random (SEC-46): no link can be forged for generation 0 or 1.
+    starts = {first.activation_generation, first.link_generation, second.activation_generation,
+              second.link_generation}
+    assert len(starts) == 4 and all(1 <= g < 2**31 for g in starts)
 
 
 def test_sample_file_imports(app):

@@ -79,3 +79,23 @@ def test_db_downgrade_demands_a_revision_then_current_upgrade(runner):
     assert runner.invoke(args=["db", "current"]).output.strip() == "base"
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0 and head() in result.output
+
+
+def test_the_security_review_migration_gives_random_generations_to_voters_still_at_zero(engine):
+    """0002_wt_sec: a voter at generation 0 (every voter before it) gets a random one; others keep theirs."""
+    from sqlalchemy import text
+    migrations.upgrade(engine, "0001")
+    with engine.begin() as connection:
+        for n, (activation, link) in enumerate([(0, 0), (1, 0), (0, 12345)], start=1):
+            connection.execute(text(
+                "INSERT INTO voters (id, identifiant, nom, prenoms, date_naissance, email, activation_generation, "
+                "link_generation, link_window_start, links_in_window, challenge_failures, challenge_locked_until, "
+                "session_epoch) VALUES (:n, :i, 'X', 'Y', '1970-01-01', :e, :a, :l, 0, 0, 0, 0, 0)"),
+                {"n": n, "i": f"E{n}", "e": f"a{n}@b.fr", "a": activation, "l": link})
+    migrations.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT activation_generation, link_generation, challenge_lock_level "
+                                       "FROM voters ORDER BY id")).all()
+    (a1, l1, z1), (a2, l2, z2), (a3, l3, z3) = rows
+    assert 0 not in (a1, l1, l2, a3) and (z1, z2, z3) == (0, 0, 0)
+    assert a2 == 1 and l3 == 12345  # a mailed activation link and a sent réassort link stay valid

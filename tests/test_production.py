@@ -24,8 +24,9 @@ from reassort.web.request_log import JsonFormatter, redact_path
 from tests.conftest import get_voter, login
 from tests.services import ROOT, clean_environ
 
-SECRET_KEY = "prod-secret-key-" + "k" * 40
-PEPPER = "prod-pepper-" + "p" * 40
+# Fixed test keys of the shape production accepts (long, varied: as secrets.token_urlsafe draws them).
+SECRET_KEY = "prod-clé-Xq7vR2mK9pLw4sTn8bYc3dFh6jGz5aQe"
+PEPPER = "prod-poivre-Hn4tW8cB2xJk6mQs9vLp3rFd7gYz5eA"
 DB_PASSWORD = "motdepasse-base-9f3e"
 
 
@@ -35,11 +36,12 @@ def safe_production(tmp_path) -> dict:
         "ENV": "production",
         "SECRET_KEY": SECRET_KEY,
         "HASH_PEPPER": PEPPER,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/prod.db",
+        "DATABASE_URL": "postgresql+psycopg://reassort@db.invalid/reassort",
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
         "PUBLIC_URL": "https://vote.example.fr",
         "MAIL_BACKEND": "smtp",
         "SMTP_HOST": "smtp.invalid",
+        "SMTP_TLS": "starttls",
         "SMS_BACKEND": "http",
         "SMS_HTTP_URL": "https://sms.invalid/envoi",
         "PROXY_COUNT": 1,

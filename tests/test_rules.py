@@ -2,6 +2,7 @@
 
 import math
 import re
+import secrets
 
 import pytest
 
@@ -110,9 +111,10 @@ def test_sec39_code_and_identifier_fields_allow_paste(logged_in):
 def test_sec34_production_cookie_is_host_prefixed_and_secure():
     from app import create_app
     app = create_app({
-        "ENV": "production", "SECRET_KEY": "k" * 40, "HASH_PEPPER": "p" * 40, "MAIL_BACKEND": "smtp",
-        "SMS_BACKEND": "http", "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "PUBLIC_URL": "https://vote.example.fr",
-        "DATABASE_URL": "sqlite:///:memory:",
+        "ENV": "production", "SECRET_KEY": secrets.token_urlsafe(40), "HASH_PEPPER": secrets.token_urlsafe(40),
+        "MAIL_BACKEND": "smtp", "SMTP_TLS": "ssl", "SMS_BACKEND": "http", "SMS_HTTP_URL": "https://sms.invalid/envoi",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "PUBLIC_URL": "https://vote.example.fr",
+        "DATABASE_URL": "postgresql+psycopg://reassort@db.invalid/reassort",
     })
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]

@@ -3,12 +3,10 @@
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from forms.auth import ActivationForm, LoginForm
-from reassort import runtime
-from reassort.procedures import accounts, audit
-from reassort.rules.hashing import digest
+from reassort.procedures import accounts
 from reassort.rules.questions import QUESTIONS
 from reassort.web import captcha_session
-from reassort.web.extensions import db, limiter
+from reassort.web.extensions import db
 from reassort.web.ratelimits import per_ip
 from reassort.web.voter_session import current_voter, log_in, log_out
 from views.texts import text
@@ -16,17 +14,11 @@ from views.texts import text
 bp = Blueprint("auth", __name__)
 
 
-def _login_account_key() -> str:
-    # Per-account limit on the address typed (keyed, so the limiter store holds no address).
-    typed = accounts.normalise_email(request.form.get("email", ""))
-    return "login:" + digest(runtime.pepper(), "login-key", typed)[:24]
-
-
 @bp.route("/connexion", methods=["GET", "POST"])
 @per_ip()
-@limiter.limit(lambda: runtime.setting("LOGIN_LIMIT_PER_ACCOUNT"), key_func=_login_account_key,
-               methods=["POST"], scope="account")
 def login():
+    # The per-account limit is reserved inside ``log_in_attempt``, and only once the CAPTCHA
+    # is solved: posting someone's address with a wrong CAPTCHA never locks them out (SEC-42).
     form = LoginForm()
     if request.method == "POST":
         captcha_ok = captcha_session.check(form.captcha_answer)
@@ -56,9 +48,7 @@ def logout():
 @per_ip()
 def activate(token):
     voter = accounts.voter_for_activation(db.session, token)
-    if voter is None:
-        audit.record(db.session, "activation_link_invalid")
-        db.session.commit()
+    if voter is None:  # audited (or counted) by the procedure
         return render_template("auth/activation_invalid.html"), 400
     form = ActivationForm()
     if form.validate_on_submit():

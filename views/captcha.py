@@ -1,26 +1,25 @@
-"""CAPTCHA image and audio of the session's current challenge."""
+"""CAPTCHA image and audio of the session's current challenge: rendered once, then served as kept."""
 
 from flask import Blueprint, Response, abort
 
-from reassort.procedures import captchas
 from reassort.web import captcha_session
 
 bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 
 
-def _only_own_live(challenge_id: str) -> None:
+def _serve(challenge_id: str, kind: str, mimetype: str) -> Response:
     # A challenge is served only to the session it was issued to, while it lives.
-    if not captcha_session.is_live(challenge_id):
+    data = captcha_session.rendering(challenge_id, kind)
+    if data is None:
         abort(404)
+    return Response(data, mimetype=mimetype)
 
 
 @bp.get("/image/<challenge_id>.png")
 def image(challenge_id):
-    _only_own_live(challenge_id)
-    return Response(captchas.image_png(challenge_id), mimetype="image/png")
+    return _serve(challenge_id, "image", "image/png")
 
 
 @bp.get("/audio/<challenge_id>.wav")
 def audio(challenge_id):
-    _only_own_live(challenge_id)
-    return Response(captchas.audio_wav(challenge_id), mimetype="audio/wav")
+    return _serve(challenge_id, "audio", "audio/wav")

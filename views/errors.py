@@ -1,11 +1,11 @@
-"""Friendly French error pages; a 429 is audited as a throttled attempt."""
+"""Friendly French error pages; a 429 is counted in the audit tallies as a throttled attempt."""
 
 from flask import Flask, render_template, request, session
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 
-from reassort.procedures import audit
+from reassort.procedures import audit, quotas
 from reassort.web.extensions import db
 from views.texts import text
 
@@ -40,15 +40,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _throttled(_e):
-        from reassort.web.voter_session import current_voter
-        try:
-            voter = current_voter()
-            with db.new_session() as s:
-                audit.record_now(s, "throttled", voter.id if voter else None, request.endpoint)
-        except OperationalError:
-            pass
-        response, status = render_error(429)
-        return response, status, {"Retry-After": "60"}
+        return _too_many(request.endpoint or "")
+
+    @app.errorhandler(quotas.OverLimit)
+    def _over_limit(e):
+        db.session.rollback()
+        return _too_many(e.what)
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(_e):
@@ -60,6 +57,17 @@ def init_app(app: Flask) -> None:
         # The limiter's storage (Redis) is down: refuse rather than let forms go unthrottled.
         db.session.rollback()
         return _unavailable()
+
+
+def _too_many(what: str):
+    """The French 429 page; the refusal is counted, not written one row each (SEC-44)."""
+    try:
+        with db.new_session() as s:
+            audit.tally(s, "throttled", what)
+    except OperationalError:
+        pass
+    response, status = render_error(429)
+    return response, status, {"Retry-After": "60"}
 
 
 def _unavailable():

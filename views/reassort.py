@@ -72,9 +72,10 @@ def challenge():
 
 
 def _invalid_link():
-    """The one page for every bad link: tampered, expired, used or superseded (SEC-03)."""
-    audit.record(db.session, "link_invalid")
-    db.session.commit()
+    """The one page for every bad link: tampered, expired, used or superseded (SEC-03).
+
+    ``recovery.voter_for_link`` has audited why (with the voter when the signature is genuine).
+    """
     return render_template("reassort/link_invalid.html"), 400
 
 
@@ -98,7 +99,7 @@ def open_link(token):
 @refused_once_closed
 def regenerate():
     token = session.get(TOKEN_KEY)
-    found = recovery.voter_for_link(db.session, token) if token else None
+    found = recovery.voter_for_link(db.session, token)
     if found is None:
         session.pop(TOKEN_KEY, None)
         return _invalid_link()

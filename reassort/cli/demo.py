@@ -17,6 +17,7 @@ from reassort.rules import codes
 from reassort.rules.hashing import bcrypt_hash, normalise_answer
 from reassort.rules.identifiers import nir_digest, numen_digest
 from reassort.rules.questions import QUESTIONS
+from reassort.rules.tokens import fresh_generation
 from reassort.storage.models import Scrutin, Voter
 from reassort.web.extensions import db
 
@@ -58,14 +59,15 @@ def demo():
         voter.email = email
         voter.numen_digest = numen_digest(pepper, numen)
         voter.nir_digest = nir_digest(pepper, DEMO_NIR[identity.key])
-        voter.password_hash = bcrypt_hash(PASSWORD, rounds)
+        voter.password_hash = bcrypt_hash(PASSWORD, rounds, pepper)
         voter.question_id = "q1"
-        voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), rounds)
+        voter.answer_hash = bcrypt_hash(normalise_answer(ANSWER), rounds, pepper)
         voter.code_digest = votegate.code_digest(code)
         voter.code_issued_at = runtime.now_int()
-        voter.activation_generation = (voter.activation_generation or 0) + 1
-        for name in ("link_generation", "link_window_start", "links_in_window", "challenge_failures",
-                     "challenge_locked_until", "session_epoch"):
+        voter.activation_generation = fresh_generation(voter.activation_generation)
+        voter.link_generation = fresh_generation(voter.link_generation)  # random, never 0 (SEC-46)
+        for name in ("link_window_start", "links_in_window", "challenge_failures", "challenge_locked_until",
+                     "challenge_lock_level", "session_epoch"):
             setattr(voter, name, 0)
         voter.scrutins = [Scrutin(name=name) for name in SCRUTINS]
         s.add(voter)

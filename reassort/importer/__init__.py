@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from reassort import runtime
 from reassort.procedures import audit
 from reassort.rules.identifiers import NIR_RE, NUMEN_RE, nir_key_ok, parse_nir, parse_numen
+from reassort.rules.tokens import fresh_generations
 from reassort.storage.models import Scrutin, Voter
 
 COLUMNS = ("identifiant", "nom", "prenoms", "date_naissance", "lieu_naissance",
@@ -75,11 +76,13 @@ FORMULA_CHARS = "=+-@"
 NO_PROBLEMS: list[str] = []  # shared by the accepted rows: never appended to
 BLOCK = 64  # SHA-256 block size, for the HMAC key
 
-# Counters of a new voter, given explicitly so that executemany has no default to compute.
+# Counters of a new voter, given explicitly so that executemany has no default to compute.  The two
+# generations come first and are drawn at random for each voter (``tokens.fresh_generations``, SEC-46):
+# no link can be forged for a generation nobody knows; the others start at 0.
 NEW_VOTER_COUNTERS = {"activation_generation": 0, "link_generation": 0, "link_window_start": 0,
                       "links_in_window": 0, "challenge_failures": 0, "challenge_locked_until": 0,
-                      "session_epoch": 0}
-NEW_VOTER_ZEROS = tuple(NEW_VOTER_COUNTERS.values())
+                      "challenge_lock_level": 0, "session_epoch": 0}
+NEW_VOTER_ZEROS = tuple(NEW_VOTER_COUNTERS.values())[2:]
 #: The stored columns an import sets, in the order of a checked row's values.
 VOTER_FIELDS = ("identifiant", "nom", "prenoms", "date_naissance", "lieu_naissance", "email",
                 "numen_digest", "nir_digest")
@@ -590,7 +593,9 @@ class BatchWriter:
         changed = [row for row in rows if row[2] is not None] if len(new) < len(rows) else []
         new_ids = list(zip(range(self.next_id, self.next_id + len(new)), new, strict=True))
         self.next_id += len(new)
-        self._insert_voters.run([(voter_id,) + row[0] + NEW_VOTER_ZEROS for voter_id, row in new_ids])
+        generations = iter(fresh_generations(2 * len(new_ids)))
+        self._insert_voters.run([(voter_id,) + row[0] + (next(generations), next(generations)) + NEW_VOTER_ZEROS
+                                 for voter_id, row in new_ids])
         self.created = self.created or bool(new)
         if changed:
             self._update_voters.run([row[0] + (row[2],) for row in changed])

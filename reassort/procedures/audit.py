@@ -2,6 +2,10 @@
 
 Never a secret, a code, a token, a NUMEN/NIR, a phone number or an e-mail address:
 ``detail`` only takes short words from the code (a channel, a reason).
+
+Requests that carry nothing (no token, a forged one) and throttled floods are
+counted per hour (``tally``), not written one row each: nobody can fill the trail
+from outside (SPEC §2, SEC-44).  ``counts`` adds both.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ import csv
 from typing import IO, Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from reassort import runtime
-from reassort.storage.models import AuditEvent
+from reassort.storage.models import AuditEvent, AuditTally
 
 EVENTS = {
     "login_ok", "login_failed", "logout", "throttled",
@@ -41,6 +46,21 @@ def record_now(session: Session, event: str, voter_id: int | None = None, detail
     session.commit()
 
 
+def tally(session: Session, event: str, detail: str | None = None) -> None:
+    """Count one ``event`` (with ``detail``) in the current hour's tally, committed at once.
+
+    One upsert on one row per event, detail and hour: a flood adds to a number, never rows.
+    """
+    if event not in EVENTS:
+        raise ValueError(f"événement d'audit inconnu : {event!r}")
+    hour = runtime.utcnow().replace(minute=0, second=0, microsecond=0)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(AuditTally).values(hour=hour, event=event, detail=(detail or "")[:60], count=1)
+    session.execute(statement.on_conflict_do_update(index_elements=["hour", "event", "detail"],
+                                                    set_={"count": AuditTally.count + 1}))
+    session.commit()
+
+
 def export_rows(session: Session) -> Iterable[list[str]]:
     yield ["date_utc", "evenement", "votant_id", "ip_hachee", "detail"]
     for ev in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(5000):
@@ -58,5 +78,17 @@ def export_csv(session: Session, out: IO[str]) -> int:
 
 
 def counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(AuditEvent.event, func.count()).group_by(AuditEvent.event))
-    return dict(sorted((event, n) for event, n in rows))
+    """Events per name: the rows of the trail plus what was only counted (``tally``)."""
+    found: dict[str, int] = {}
+    for event, n in session.execute(select(AuditEvent.event, func.count()).group_by(AuditEvent.event)):
+        found[event] = found.get(event, 0) + int(n)
+    for event, n in session.execute(select(AuditTally.event, func.sum(AuditTally.count)).group_by(AuditTally.event)):
+        found[event] = found.get(event, 0) + int(n or 0)
+    return dict(sorted(found.items()))
+
+
+def tallies(session: Session) -> dict[tuple[str, str], int]:
+    """What was counted rather than written, per event and detail (all hours)."""
+    rows = session.execute(select(AuditTally.event, AuditTally.detail, func.sum(AuditTally.count))
+                           .group_by(AuditTally.event, AuditTally.detail))
+    return {(event, detail): int(n or 0) for event, detail, n in rows}

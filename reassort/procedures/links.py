@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reassort import runtime
 from reassort.rules import tokens
-from reassort.rules.tokens import LinkClaim
+from reassort.rules.tokens import Inspection, LinkClaim
 
 
 def make(purpose: str, voter_id: int, generation: int) -> str:
@@ -14,6 +14,11 @@ def make(purpose: str, voter_id: int, generation: int) -> str:
 def read(purpose: str, token: str, max_age: int) -> LinkClaim | None:
     """The claim of a genuine token at most ``max_age`` seconds old, else ``None``."""
     return tokens.read(runtime.signing_keys(), purpose, token, max_age, runtime.now())
+
+
+def inspect(purpose: str, token: str, max_age: int) -> Inspection:
+    """Genuine and fresh, genuine but expired (its voter known), or not genuine."""
+    return tokens.inspect(runtime.signing_keys(), purpose, token, max_age, runtime.now())
 
 
 def url(path: str, token: str) -> str:

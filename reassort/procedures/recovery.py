@@ -10,17 +10,16 @@ and never stored.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import audit, links, quotas, votegate
-from reassort.rules import codes, identifiers, tokens
-from reassort.rules.hashing import bcrypt_check, digest_equal, normalise_answer
+from reassort.procedures import accounts, audit, links, quotas, votegate
+from reassort.rules import codes, identifiers, throttle, tokens
+from reassort.rules.hashing import digest_equal, normalise_answer
 from reassort.storage.database import changed_rows
 from reassort.storage.models import Voter
 
@@ -38,6 +37,11 @@ LINK_PATH = "/reassort/lien/"
 CAP_SETTINGS = {"sms": "SMS_SENDS_PER_HOUR", "email": "EMAIL_SENDS_PER_HOUR"}
 
 
+#: The voter's counters (SEC-41): wrong answers since the last lock or right answer, links this hour.
+FAILURES = quotas.RowCounter(Voter.challenge_failures)
+LINKS = quotas.RowCounter(Voter.links_in_window, Voter.link_window_start, 3600)
+
+
 @dataclass(frozen=True)
 class LinkRequest:
     outcome: str
@@ -48,30 +52,29 @@ def is_locked(voter: Voter) -> bool:
     return voter.challenge_locked_until > runtime.now_int()
 
 
+def challenge_status(voter: Voter) -> throttle.ChallengeStatus:
+    """What the challenge page says: attempts left before a lock, or the instant the lock ends."""
+    return throttle.challenge_status(voter.challenge_failures, voter.challenge_locked_until,
+                                     runtime.setting("CHALLENGE_MAX_FAILURES"), runtime.now_int())
+
+
 def challenge_matches(voter: Voter, answer: str, identifier: str) -> bool:
     """Answer and NUMEN/NIR both right?  One path, the same work either way (SEC-02)."""
     pepper = runtime.pepper()
-    answer_ok = bcrypt_check(normalise_answer(answer), voter.answer_hash, runtime.setting("BCRYPT_ROUNDS"))
+    answer_ok = accounts.check_secret(normalise_answer(answer), voter.answer_hash)
     kind, value = identifiers.classify(identifier) or ("none", identifiers.compact(identifier))
     numen_ok = digest_equal(voter.numen_digest, identifiers.numen_digest(pepper, value)) and kind == "numen"
     nir_ok = digest_equal(voter.nir_digest, identifiers.nir_digest(pepper, value)) and kind == "nir"
     return answer_ok & (numen_ok | nir_ok)
 
 
-def _links_in_this_hour(voter: Voter, now: int) -> int:
-    return voter.links_in_window if now - voter.link_window_start < 3600 else 0
-
-
 def new_generation(current: int) -> int:
-    """A fresh random link generation, never the current one.
+    """A fresh random link generation, never the current one (``tokens.fresh_generation``).
 
     Random rather than ``current + 1``: a link whose recording failed after it was
     sent can never come back to life when a later link records the next number.
     """
-    while True:
-        generation = secrets.randbelow(2**31 - 1) + 1
-        if generation != current:
-            return generation
+    return tokens.fresh_generation(current)
 
 
 def link_url(voter_id: int, generation: int) -> str:
@@ -81,40 +84,69 @@ def link_url(voter_id: int, generation: int) -> str:
 
 def request_by_challenge(s: Session, voter: Voter, answer: str, identifier: str,
                          channel: str, destination: str) -> LinkRequest:
-    """Check the challenge and send a link to ``destination`` on ``channel`` ("sms"/"email")."""
+    """Check the challenge and send a link to ``destination`` on ``channel`` ("sms"/"email").
+
+    The attempt is counted as a failure *before* the bcrypt check, by one conditional
+    UPDATE that also refuses while locked: N simultaneous wrong answers count N, and
+    no more than ``CHALLENGE_MAX_FAILURES`` are ever checked (SEC-41).  A right answer
+    then clears the count.
+    """
     now = runtime.now_int()
-    if is_locked(voter):
+    maximum = runtime.setting("CHALLENGE_MAX_FAILURES")
+    attempt = quotas.take(s, FAILURES, voter.id, maximum, now, also=(Voter.challenge_locked_until <= now,),
+                          returning=(Voter.challenge_lock_level,))
+    if attempt is None:
         audit.record(s, "challenge_locked", voter.id, "refused")
         s.commit()
-        return LinkRequest(LOCKED, voter.challenge_locked_until - now)
+        until = s.scalar(select(Voter.challenge_locked_until).where(Voter.id == voter.id)) or 0
+        return LinkRequest(LOCKED, max(0, until - now))
     if not challenge_matches(voter, answer, identifier):
-        failures = voter.challenge_failures + 1
-        values = {"challenge_failures": failures}
         audit.record(s, "challenge_failed", voter.id)
-        if failures >= runtime.setting("CHALLENGE_MAX_FAILURES"):
-            # A temporary throttle, never a permanent lock; FranceConnect stays open.
-            values = {"challenge_failures": 0,
-                      "challenge_locked_until": now + runtime.setting("CHALLENGE_LOCK_SECONDS")}
-            audit.record(s, "challenge_locked", voter.id, "started")
-        s.execute(update(Voter).where(Voter.id == voter.id).values(**values)
-                  .execution_options(synchronize_session=False))
         s.commit()
+        if attempt.number >= maximum:
+            _lock(s, voter.id, attempt.returned["challenge_lock_level"], now)
         return LinkRequest(WRONG)
-    s.execute(update(Voter).where(Voter.id == voter.id).values(challenge_failures=0)
+    # Right: this attempt was no failure, and it ends the row of locks (the next one is short again).
+    s.execute(update(Voter).where(Voter.id == voter.id).values(challenge_failures=0, challenge_lock_level=0)
               .execution_options(synchronize_session=False))
+    s.commit()
+    accounts.upgrade_hash(s, voter.id, Voter.answer_hash, voter.answer_hash, normalise_answer(answer))
     return send_link(s, voter, channel, destination)
 
 
+def _lock(s: Session, voter_id: int, level: int, now: int) -> None:
+    """The attempt that reached the maximum was wrong: close the path, twice as long as the lock before.
+
+    A compare-and-swap on the lock level: of two finishing together, one locks.  A
+    temporary throttle, never a permanent lock; FranceConnect stays open.
+    """
+    seconds = throttle.lock_seconds(runtime.setting("CHALLENGE_LOCK_SECONDS"), level)
+    done = s.execute(
+        update(Voter)
+        .where(Voter.id == voter_id, Voter.challenge_lock_level == level,
+               Voter.challenge_failures >= runtime.setting("CHALLENGE_MAX_FAILURES"))
+        .values(challenge_failures=0, challenge_locked_until=now + seconds, challenge_lock_level=level + 1)
+        .execution_options(synchronize_session=False))
+    if changed_rows(done) == 1:
+        audit.record(s, "challenge_locked", voter_id, "started")
+    s.commit()
+
+
 def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkRequest:
-    """Send the voter a new single-use link, voiding older ones (shared by FranceConnect)."""
+    """Send the voter a new single-use link, voiding older ones (shared by FranceConnect).
+
+    The voter's place this hour and the channel's global place are both reserved
+    before the message leaves, and both given back if our delivery fails (SEC-41).
+    """
     now = runtime.now_int()
-    in_hour = _links_in_this_hour(voter, now)
-    if in_hour >= runtime.setting("LINKS_PER_HOUR"):
+    place = quotas.take(s, LINKS, voter.id, runtime.setting("LINKS_PER_HOUR"), now)
+    if place is None:
         audit.record(s, "throttled", voter.id, "links_per_hour")
         s.commit()
-        return LinkRequest(TOO_MANY_LINKS, voter.link_window_start + 3600 - now)
+        return LinkRequest(TOO_MANY_LINKS, max(0, quotas.window_ends(s, LINKS, voter.id) - now))
     reservation = quotas.reserve(f"{runtime.setting(CAP_SETTINGS[channel])} per hour", "global-sends", channel)
     if reservation is None:
+        place.give_back(s)  # nothing sent: the voter is not charged for the global cap
         audit.record(s, "throttled", voter.id, f"global_cap_{channel}")
         s.commit()
         return LinkRequest(CAPPED)
@@ -131,27 +163,42 @@ def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkR
         # Our failure: no link counts as sent and neither the voter nor the cap is charged.
         s.rollback()
         reservation.give_back()
+        place.give_back(s)
         log.warning("envoi du lien impossible (canal %s) : %s", channel, exc)
         audit.record_now(s, "link_send_failed", voter.id, channel)
         return LinkRequest(SEND_FAILED)
-    window_start = voter.link_window_start if in_hour else now
-    s.execute(update(Voter).where(Voter.id == voter.id).values(
-        link_generation=generation, link_window_start=window_start, links_in_window=in_hour + 1)
-        .execution_options(synchronize_session=False))
+    s.execute(update(Voter).where(Voter.id == voter.id).values(link_generation=generation)
+              .execution_options(synchronize_session=False))
     audit.record(s, "link_requested", voter.id, channel)
     s.commit()
     return LinkRequest(SENT)
 
 
-def voter_for_link(s: Session, token: str) -> tuple[Voter, int] | None:
-    """The voter and generation of a genuine, unexpired, latest, unused link, else ``None``."""
-    claim = links.read(tokens.REISSUE, token, runtime.setting("REISSUE_LINK_MAX_AGE"))
-    if claim is None:
+def voter_for_link(s: Session, token: str | None) -> tuple[Voter, int] | None:
+    """The voter and generation of a genuine, unexpired, latest, unused link, else ``None``.
+
+    Every refusal is audited: a genuine link with its voter and why (``expired``,
+    ``used``, ``superseded``); a missing or forged one only counted (SPEC §2).  The
+    caller shows the same page whatever the reason (SEC-03).
+    """
+    if not token:
+        audit.tally(s, "link_invalid", "missing")
         return None
-    voter = s.get(Voter, claim.voter_id)
-    if voter is None or voter.link_generation != claim.generation:
+    found = links.inspect(tokens.REISSUE, token, runtime.setting("REISSUE_LINK_MAX_AGE"))
+    claim = found.claim
+    # Generation 0 was every voter's start before generations began at random: never a link's.
+    voter = s.get(Voter, claim.voter_id) if claim is not None and claim.generation > 0 else None
+    if voter is None or claim is None:
+        audit.tally(s, "link_invalid", "invalid")
         return None
-    return voter, claim.generation
+    if voter.link_generation != claim.generation:
+        reason = "used" if voter.link_used_generation == claim.generation else "superseded"
+    elif found.expired:
+        reason = "expired"
+    else:
+        return voter, claim.generation
+    audit.record_now(s, "link_invalid", voter.id, reason)
+    return None
 
 
 @dataclass(frozen=True)
@@ -172,7 +219,8 @@ def regenerate(s: Session, voter_id: int, generation: int) -> Regeneration | Non
         update(Voter)
         .where(Voter.id == voter_id, Voter.link_generation == generation)
         .values(code_digest=votegate.code_digest(code), code_issued_at=runtime.now_int(),
-                link_generation=new_generation(generation), session_epoch=Voter.session_epoch + 1)
+                link_generation=new_generation(generation), link_used_generation=generation,
+                session_epoch=Voter.session_epoch + 1)
         .execution_options(synchronize_session=False))
     if changed_rows(result) != 1:
         s.rollback()

@@ -3,7 +3,17 @@
 High-entropy or imported identifiers (vote code, NUMEN, NIR prefix) get an
 HMAC-SHA-256 keyed with ``HASH_PEPPER``, which lives outside the database: a
 stolen database alone cannot be brute-forced, and a million voters import in
-seconds.  Secrets people choose (password, challenge answer) get bcrypt.
+seconds.  Secrets people choose (password, challenge answer) get bcrypt, over a
+pre-hash keyed with the pepper too (SEC-47): a hash leaked from another service
+for the same password cannot be tested against ours ("shucking"), and our hashes
+alone cannot be attacked without the pepper.
+
+Two stored formats, told apart by their first characters:
+
+- ``k1$`` + a bcrypt hash (``$2b$…``): bcrypt over base64(HMAC-SHA-256(pepper, secret));
+- a bare bcrypt hash (``$2b$…``, written before the review): bcrypt over
+  base64(SHA-256(secret)).  Still verified; ``needs_upgrade`` tells the caller to
+  store the keyed form at the next success.
 """
 
 from __future__ import annotations
@@ -26,22 +36,37 @@ def digest_equal(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a, b)
 
 
-def _prehash(secret: str) -> bytes:
-    # bcrypt reads at most 72 bytes (and bcrypt >= 5 raises beyond): a SHA-256
-    # pre-hash, base64-encoded (44 bytes, no NUL), keeps every character significant.
-    return base64.b64encode(hashlib.sha256(secret.encode()).digest())
+#: Marks a bcrypt hash over the keyed pre-hash.
+KEYED = "k1$"
 
 
-def bcrypt_hash(secret: str, rounds: int) -> str:
-    return bcrypt.hashpw(_prehash(secret), bcrypt.gensalt(rounds)).decode()
+def _prehash(secret: str, pepper: str | None) -> bytes:
+    # bcrypt reads at most 72 bytes (and bcrypt >= 5 raises beyond): a 32-byte pre-hash,
+    # base64-encoded (44 bytes, no NUL), keeps every character significant.
+    if pepper is None:  # the format written before the review, only ever verified
+        return base64.b64encode(hashlib.sha256(secret.encode()).digest())
+    mac = hmac.new(pepper.encode(), b"bcrypt-prehash\x00" + secret.encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest())
 
 
-def bcrypt_check(secret: str, hashed: str | None, rounds: int) -> bool:
-    """Check ``secret``; with no hash, spend the same time on a dummy one (SEC-02)."""
+def bcrypt_hash(secret: str, rounds: int, pepper: str) -> str:
+    """The stored form of ``secret``: ``k1$`` + bcrypt of its pre-hash keyed with ``pepper``."""
+    return KEYED + bcrypt.hashpw(_prehash(secret, pepper), bcrypt.gensalt(rounds)).decode()
+
+
+def bcrypt_check(secret: str, hashed: str | None, rounds: int, pepper: str) -> bool:
+    """Check ``secret`` against either stored form; with no hash, spend the same time on a dummy (SEC-02)."""
     if not hashed:
-        bcrypt.checkpw(_prehash(secret), _dummy_hash(rounds))
+        bcrypt.checkpw(_prehash(secret, pepper), _dummy_hash(rounds))
         return False
-    return bcrypt.checkpw(_prehash(secret), hashed.encode())
+    if hashed.startswith(KEYED):
+        return bcrypt.checkpw(_prehash(secret, pepper), hashed[len(KEYED):].encode())
+    return bcrypt.checkpw(_prehash(secret, None), hashed.encode())
+
+
+def needs_upgrade(hashed: str | None) -> bool:
+    """A hash of the older, unkeyed format: to be replaced at the next successful check."""
+    return bool(hashed) and not str(hashed).startswith(KEYED)
 
 
 _DUMMIES: dict[int, bytes] = {}

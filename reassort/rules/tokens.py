@@ -11,18 +11,54 @@ for the app.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 ACTIVATION = "reassort.activation"
 REISSUE = "reassort.reissue-link"
+
+
+#: Generations are positive 31-bit integers (the column is a 32-bit signed integer).
+GENERATION_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
 class LinkClaim:
     voter_id: int
     generation: int
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a token says once its signature is checked: ``claim`` is ``None`` when it is not genuine.
+
+    ``expired`` tells a genuine but too old token: its voter is known (the audit trail
+    records it, SPEC §2) although the token is refused.
+    """
+
+    claim: LinkClaim | None
+    expired: bool = False
+
+
+def fresh_generation(current: int | None = None) -> int:
+    """A random generation in ``1 … 2**31 - 1``, never ``current``.
+
+    Every voter starts at one (never 0) and every change draws a new one: a link
+    cannot be forged for a generation nobody can guess, even with a leaked key, and a
+    link sent but not recorded never comes back to life (SEC-46).
+    """
+    while True:
+        generation = fresh_generations(1)[0]
+        if generation != current:
+            return generation
+
+
+def fresh_generations(n: int) -> list[int]:
+    """``n`` random generations at once (one call to the system's generator: bulk imports)."""
+    raw = os.urandom(4 * n)
+    return [(int.from_bytes(raw[i:i + 4], "big") & GENERATION_MAX) or 1 for i in range(0, 4 * n, 4)]
 
 
 def _serializer(keys: list[str], salt: str, now: float) -> URLSafeTimedSerializer:
@@ -42,8 +78,25 @@ def make(keys: list[str], purpose: str, voter_id: int, generation: int, now: flo
 
 def read(keys: list[str], purpose: str, token: str, max_age: int, now: float) -> LinkClaim | None:
     """The claim of a genuine, unexpired token, else ``None`` (whatever is wrong)."""
+    found = inspect(keys, purpose, token, max_age, now)
+    return None if found.expired else found.claim
+
+
+def inspect(keys: list[str], purpose: str, token: str, max_age: int, now: float) -> Inspection:
+    """Check ``token``: genuine and fresh, genuine but expired, or not genuine (no claim)."""
+    serializer = _serializer(keys, purpose, now)
     try:
-        voter_id, generation = _serializer(keys, purpose, now).loads(token, max_age=max_age)
-        return LinkClaim(int(voter_id), int(generation))
+        return Inspection(_claim(serializer.loads(token, max_age=max_age)))
+    except SignatureExpired as exc:
+        # The signature is genuine (itsdangerous checks it before the age): the payload is ours.
+        try:
+            return Inspection(_claim(serializer.load_payload(bytes(exc.payload or b""))), expired=True)
+        except (BadData, TypeError, ValueError):
+            return Inspection(None)
     except (BadData, TypeError, ValueError):
-        return None
+        return Inspection(None)
+
+
+def _claim(payload) -> LinkClaim:
+    voter_id, generation = payload
+    return LinkClaim(int(voter_id), int(generation))

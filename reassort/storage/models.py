@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from reassort.rules.tokens import fresh_generation
 
 
 class Base(DeclarativeBase):
@@ -33,17 +35,26 @@ class Voter(Base):
     password_hash: Mapped[str | None] = mapped_column(String(80))
     question_id: Mapped[str | None] = mapped_column(String(32))
     answer_hash: Mapped[str | None] = mapped_column(String(80))
-    # Bumped at each activation mail and at activation: single use, latest only.
-    activation_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped at each activation mail and at activation: single use, latest only.  Starts at a
+    # random value (``tokens.fresh_generation``): no link can be forged for a guessed generation.
+    activation_generation: Mapped[int] = mapped_column(Integer, default=fresh_generation)
     activation_sent_at: Mapped[int | None] = mapped_column(Integer)
     code_digest: Mapped[str | None] = mapped_column(String(64))
     code_issued_at: Mapped[int | None] = mapped_column(Integer)
-    # Bumped at each link requested and at each regeneration (compare-and-swap).
-    link_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # A new random value at each link requested and at each regeneration (compare-and-swap);
+    # random from the start too.
+    link_generation: Mapped[int] = mapped_column(Integer, default=fresh_generation)
+    # The generation of the link that last regenerated the code: tells a used link from a
+    # superseded one in the audit trail.
+    link_used_generation: Mapped[int | None] = mapped_column(Integer)
+    # Links requested in the hour that started at ``link_window_start`` (reserved before the send).
     link_window_start: Mapped[int] = mapped_column(Integer, default=0)
     links_in_window: Mapped[int] = mapped_column(Integer, default=0)
+    # Wrong answers since the last lock or right answer (each attempt reserved before the check);
+    # locked until ``challenge_locked_until``; ``challenge_lock_level`` locks in a row so far.
     challenge_failures: Mapped[int] = mapped_column(Integer, default=0)
     challenge_locked_until: Mapped[int] = mapped_column(Integer, default=0)
+    challenge_lock_level: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped at logout and regeneration: every other session of the voter ends.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -62,16 +73,23 @@ class Scrutin(Base):
 
 
 class CaptchaChallenge(Base):
-    """One CAPTCHA shown; deleted when answered, so an answer cannot be replayed.
+    """A CAPTCHA challenge rendered or answered; deleted once expired.
 
-    The answer itself is derived from ``SECRET_KEY`` and the id (``reassort.procedures.captchas``):
-    nothing of it is stored.
+    A challenge shown but never fetched nor answered has no row: issuing one writes
+    nothing.  The first rendering of its image or audio is kept here, so that every
+    fetch gets the same bytes (nothing to average); answering marks it ``used``
+    (and drops the bytes), so an answer cannot be replayed.  The answer itself is
+    derived from ``SECRET_KEY`` and the id (``reassort.procedures.captchas``): nothing
+    of it is stored.
     """
 
     __tablename__ = "captcha_challenges"
 
     id: Mapped[str] = mapped_column(String(43), primary_key=True)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class AuditEvent(Base):
@@ -86,3 +104,23 @@ class AuditEvent(Base):
     ip_hash: Mapped[str | None] = mapped_column(String(16))
     # A short, non-personal detail (a channel, a reason); never a secret.
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditTally(Base):
+    """Events counted rather than written one row each (SPEC §2 audit trail, SEC-44).
+
+    Requests that carry nothing (no token, a forged one) and throttled floods add one
+    to the count of their event, detail and hour: nobody can fill the trail from
+    outside.  Nothing personal: no voter, no address.
+    """
+
+    __tablename__ = "audit_tallies"
+    __table_args__ = (UniqueConstraint("hour", "event", "detail", name="uq_audit_tallies_hour_event_detail"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The hour (naive UTC, minutes and seconds at zero).
+    hour: Mapped[dt.datetime] = mapped_column(DateTime)
+    event: Mapped[str] = mapped_column(String(40))
+    #: A short word of the code ("" when there is none: NULLs would never conflict).
+    detail: Mapped[str] = mapped_column(String(60), default="")
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,7 +17,7 @@ from reassort.storage.models import Voter
 from reassort.web.client_address import client_ip
 from reassort.web.extensions import db
 
-AUTH_KEYS = ("vid", "ep", "seen", "gate")
+AUTH_KEYS = ("vid", "ep", "seen", "since", "gate")
 GATE_KEY = "gate"  # the voter id whose code opened the voting space in this session
 
 
@@ -27,6 +27,7 @@ def log_in(voter: Voter) -> None:
     session["vid"] = voter.id
     session["ep"] = voter.session_epoch
     session["seen"] = runtime.now_int()
+    session["since"] = runtime.now_int()
 
 
 def log_out() -> None:
@@ -40,15 +41,21 @@ def _forget_voter() -> None:
 
 
 def current_voter() -> Voter | None:
-    """The voter of this session, or ``None`` if absent, ended or idle too long."""
+    """The voter of this session, or ``None`` if absent, ended, idle too long or too old.
+
+    A session lives ``SESSION_IDLE_SECONDS`` after its last request and, whatever the
+    activity, ``SESSION_MAX_SECONDS`` after the login (SEC-45); one without a login
+    time (made before that rule) has ended.
+    """
     if "voter" in g:
         return g.voter
     voter = None
     vid = session.get("vid")
     if vid is not None:
-        idle = runtime.setting("SESSION_IDLE_SECONDS")
+        now = runtime.now_int()
         candidate = db.session.get(Voter, vid)
-        fresh = runtime.now_int() - int(session.get("seen", 0)) <= idle
+        fresh = (now - int(session.get("seen", 0)) <= runtime.setting("SESSION_IDLE_SECONDS")
+                 and now - int(session.get("since", -10**12)) <= runtime.setting("SESSION_MAX_SECONDS"))
         if candidate is not None and candidate.session_epoch == session.get("ep") and fresh:
             voter = candidate
             session["seen"] = runtime.now_int()

@@ -1,5 +1,7 @@
 """SEC-37: every attempt, refused and throttled ones too, leaves one audit event with
-its time, its event, the voter's id (when known) and the keyed hash of the address.
+its time, its event, the voter's id (when known) and the keyed hash of the address —
+except what carries nothing to attribute (a token that is not ours, no token at all) or
+repeats a refusal already written: those are counted in the hour's tally (SEC-44).
 
 Each case below is one attempt made through the web, and the events it adds are
 compared whole: an audit call dropped on one path (a failed code, an invalid link)
@@ -11,18 +13,25 @@ from sqlalchemy import func, select
 
 from reassort.rules.clock import utc_naive
 from reassort.rules.hashing import digest
-from reassort.storage.models import AuditEvent
+from reassort.storage.models import AuditEvent, AuditTally
 from reassort.web.extensions import db
 from tests.conftest import CODE, login, post_form
 from tests.flows import ask_link, last_link, link_path, open_link, regenerate
 
 VOTER = "voter"  # placeholder for the logged-in voter's id in the expectations
+TALLY = "tally"  # (TALLY, event, detail): counted in the hour's tally, no row
 
 
 def events_after(app, last_id: int) -> list[AuditEvent]:
     with app.app_context():
         with db.new_session() as s:
             return list(s.scalars(select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id)))
+
+
+def tallies(app) -> dict[tuple[str, str], int]:
+    with app.app_context():
+        with db.new_session() as s:
+            return {(t.event, t.detail): t.count for t in s.scalars(select(AuditTally))}
 
 
 def last_event_id(app) -> int:
@@ -86,6 +95,13 @@ def _code_throttled(client, outbox, email):
     return lambda: post_form(client, "/vote", {"code": CODE})
 
 
+@case("code throttled again", (TALLY, "throttled", "portal.vote"))
+def _code_throttled_again(client, outbox, email):
+    for _ in range(11):  # the limit, then the refusal written with the voter's id
+        post_form(client, "/vote", {"code": "Zz9#Zz9#Zz9#"})
+    return lambda: post_form(client, "/vote", {"code": CODE})
+
+
 @case("challenge refused", ("challenge_failed", VOTER, None))
 def _challenge_refused(client, outbox, email):
     return lambda: ask_link(client, answer="mauvaise réponse")
@@ -96,13 +112,13 @@ def _link_requested(client, outbox, email):
     return lambda: ask_link(client)
 
 
-@case("link tampered", ("link_invalid", None, None))
+@case("link tampered", (TALLY, "link_invalid", "invalid"))
 def _link_tampered(client, outbox, email):
     link = new_link(client, outbox)
     return lambda: client.get(tampered(link))
 
 
-@case("link superseded", ("link_invalid", None, None))
+@case("link superseded", ("link_invalid", VOTER, "superseded"))
 def _link_superseded(client, outbox, email):
     old = new_link(client, outbox)
     new_link(client, outbox)
@@ -115,7 +131,7 @@ def _link_opened(client, outbox, email):
     return lambda: open_link(client, link)
 
 
-@case("regeneration without a link", ("link_invalid", None, None))
+@case("regeneration without a link", (TALLY, "link_invalid", "missing"))
 def _regeneration_without_link(client, outbox, email):
     return lambda: client.get("/reassort/regenerer")
 
@@ -126,7 +142,7 @@ def _code_regenerated(client, outbox, email):
     return lambda: regenerate(client)
 
 
-@case("activation link invalid", ("activation_link_invalid", None, None))
+@case("activation link invalid", (TALLY, "activation_link_invalid", "invalid"))
 def _activation_invalid(client, outbox, email):
     return lambda: client.get("/activation/pas-un-jeton")
 
@@ -137,11 +153,15 @@ def test_sec37_every_attempt_is_audited_with_time_voter_and_address_hash(app, lo
     prepare, expected = CASES[name]
     attempt = prepare(client, outbox, email)
     clock.advance(7)  # the attempt's own time, distinct from the preparation's
-    since = last_event_id(app)
+    since, counted = last_event_id(app), tallies(app)
     attempt()
     added = events_after(app, since)
     assert [(e.event, e.voter_id, e.detail) for e in added] == [
-        (event, voter_id if who == VOTER else who, detail) for event, who, detail in expected]
+        (event, voter_id if who == VOTER else who, detail) for event, who, detail in expected if event != TALLY]
+    now_counted = tallies(app)
+    assert {key: now_counted[key] - counted.get(key, 0) for key in now_counted
+            if now_counted[key] != counted.get(key, 0)} == {
+        (event, detail): 1 for kind, event, detail in expected if kind == TALLY}
     ip_hash = digest(app.config["HASH_PEPPER"], "ip", "127.0.0.1")[:16]
     for event in added:
         assert event.ip_hash == ip_hash

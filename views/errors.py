@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from reassort.procedures import audit, quotas
 from reassort.web.extensions import db
+from reassort.web.voter_session import current_voter
 from views.texts import text
 
 MESSAGES = {
@@ -60,10 +61,11 @@ def init_app(app: Flask) -> None:
 
 
 def _too_many(what: str):
-    """The French 429 page; the refusal is counted, not written one row each (SEC-44)."""
+    """The French 429 page; the refusal is audited once, then counted (``audit.throttled``)."""
     try:
+        voter = current_voter()
         with db.new_session() as s:
-            audit.tally(s, "throttled", what)
+            audit.throttled(s, voter.id if voter else None, what)
     except OperationalError:
         pass
     response, status = render_error(429)

@@ -61,6 +61,20 @@ def tally(session: Session, event: str, detail: str | None = None) -> None:
     session.commit()
 
 
+def throttled(session: Session, voter_id: int | None, what: str) -> None:
+    """A refused (throttled) attempt: audited, but never one row per request of a flood (SEC-37, SEC-44).
+
+    A logged-in voter's first refusal on an endpoint in a quarter of an hour is a row with the
+    voter's id; the rest of the flood, and every anonymous refusal, add to the hour's tally.
+    """
+    from reassort.procedures import quotas
+
+    if voter_id is not None and quotas.reserve("1 per 15 minutes", "throttled-row", str(voter_id), what):
+        record_now(session, "throttled", voter_id, what)
+    else:
+        tally(session, "throttled", what)
+
+
 def export_rows(session: Session) -> Iterable[list[str]]:
     yield ["date_utc", "evenement", "votant_id", "ip_hachee", "detail"]
     for ev in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(5000):

@@ -1,4 +1,4 @@
-"""The IT team's side (SPEC §3): production refusals, check-config, /healthz, JSON logs, purge.
+"""The IT team's side (SPEC §3): production refusals, check-config, JSON logs, purge.
 
 The servers themselves (gunicorn, Redis across workers) are in ``test_gunicorn.py``.
 """
@@ -175,38 +175,7 @@ def test_flask_check_config_exits_1_when_production_refuses_to_load(tmp_path):
     assert "court-mais-secret" not in done.stdout + done.stderr
 
 
-# --- /healthz ----------------------------------------------------------------------------
-
-def test_healthz_ok(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
-    assert response.headers["Cache-Control"] == "no-store"
-
-
-def test_healthz_503_when_the_database_is_unreachable(tmp_path):
-    # Port 9 on loopback: nothing listens, the connection is refused at once.
-    unreachable = create_app({"TESTING": True, "DATABASE_URL": "postgresql+psycopg://reassort:motdepasse@"
-                                                              "127.0.0.1:9/reassort?connect_timeout=2"})
-    response = unreachable.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "failed": ["database"]}
-    assert b"motdepasse" not in response.data and b"127.0.0.1" not in response.data
-
-
-def test_healthz_503_when_the_ratelimit_storage_is_unreachable(settings):
-    settings["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:9/0?socket_connect_timeout=1"
-    unreachable = create_app(settings)
-    response = unreachable.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "failed": ["ratelimit_storage"]}
-
-
-def test_healthz_needs_no_login_and_answers_every_poll(client):
-    # (Flask-Limiter's ``limiter`` is one object for every app of the process: a test
-    # giving it application-wide limits would leave them to the following tests.)
-    assert [client.get("/healthz").status_code for _ in range(40)] == [200] * 40
-
+# --- /healthz and /readyz: tests/test_readiness.py ---------------------------------------
 
 # --- JSON logs ---------------------------------------------------------------------------
 

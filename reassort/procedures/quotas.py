@@ -4,6 +4,10 @@
 storage (the ``limits`` API's ``hit``): of N simultaneous requests exactly the
 allowed number get a reservation, whatever the interleaving (SEC-41).  A
 reservation is given back only when our own delivery failed.
+
+When Redis fails under a reservation, the count moves to this worker's memory
+like the limiter's own (``runtime.rate_storage_failed``), or the error goes up
+(a 503 page) when that fallback is off.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from reassort import runtime
@@ -20,12 +26,16 @@ from reassort import runtime
 class Reservation:
     item: RateLimitItem
     keys: tuple[str, ...]
+    #: Where it was counted (Redis, or this worker's memory during an outage); ``None``: limits off.
+    storage: Storage | None = None
 
     def give_back(self) -> None:
-        """Undo the reservation (the send it was for did not happen)."""
-        storage = runtime.rate_storage()
-        if storage is not None:
-            storage.incr(self.item.key_for(*self.keys), self.item.get_expiry(), amount=-1)
+        """Undo the reservation (the send it was for did not happen), where it was counted."""
+        if self.storage is not None:
+            try:
+                self.storage.incr(self.item.key_for(*self.keys), self.item.get_expiry(), amount=-1)
+            except StorageError:
+                pass  # Redis left meanwhile: the count was lost with it
 
 
 def reserve(limit: str, *keys: str) -> Reservation | None:
@@ -35,6 +45,11 @@ def reserve(limit: str, *keys: str) -> Reservation | None:
     storage = runtime.rate_storage()
     if storage is None:  # rate limits switched off (tests, load tests)
         return Reservation(item, full_keys)
-    if not FixedWindowRateLimiter(storage).hit(item, *full_keys):
-        return None
-    return Reservation(item, full_keys)
+    try:
+        allowed = FixedWindowRateLimiter(storage).hit(item, *full_keys)
+    except StorageError:
+        storage = runtime.rate_storage_failed()
+        if storage is None:
+            raise
+        allowed = FixedWindowRateLimiter(storage).hit(item, *full_keys)
+    return Reservation(item, full_keys, storage) if allowed else None

@@ -155,8 +155,23 @@ def inconsistent_settings(settings: dict) -> list[str]:
     return problems
 
 
+#: The placeholder of ``deploy/reassort.env.example``: every one must be replaced.
+PLACEHOLDER = "CHANGE_ME"
+
+
 def unsafe_settings(settings: dict) -> list[str]:
-    """List every setting production refuses, each with its reason (French)."""
+    """List every setting production refuses, each with its reason (French).
+
+    A setting still holding the example's ``CHANGE_ME`` is said so, once, rather
+    than also « too short » or « missing ».
+    """
+    placeholders = [f"{name} : contient encore « {PLACEHOLDER} » (valeur d'exemple à remplacer)"
+                    for name, value in settings.items() if name in SETTINGS and PLACEHOLDER in str(value)]
+    left = {p.split(" ", 1)[0] for p in placeholders}
+    return placeholders + [p for p in _refusals(settings) if p.split(" ", 1)[0] not in left]
+
+
+def _refusals(settings: dict) -> list[str]:
     problems = []
     key = settings.get("SECRET_KEY") or ""
     if len(str(key)) < 32:

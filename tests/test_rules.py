@@ -112,7 +112,7 @@ def test_sec34_production_cookie_is_host_prefixed_and_secure():
     app = create_app({
         "ENV": "production", "SECRET_KEY": "k" * 40, "HASH_PEPPER": "p" * 40, "MAIL_BACKEND": "smtp",
         "SMS_BACKEND": "http", "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "PUBLIC_URL": "https://vote.example.fr",
-        "DATABASE_URL": "sqlite:///:memory:",
+        "DATABASE_URL": "sqlite:///:memory:", "PROXY_COUNT": 1,
     })
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]

@@ -31,9 +31,6 @@ from flask.cli import ScriptInfo, prepare_import
 #: The web shell's ``config.py`` when an app registered the command (tests' ``app.test_cli_runner``).
 _CONFIG: ModuleType | None = None
 
-#: The placeholder of ``deploy/reassort.env.example``.
-PLACEHOLDER = "CHANGE_ME"
-
 #: The settings an operator checks before the election, in the order printed.
 SHOWN = ("ENV", "PUBLIC_URL", "PROXY_COUNT", "DATABASE_URL", "RATELIMIT_STORAGE_URI", "RATELIMIT_ENABLED",
          "RATELIMIT_MEMORY_FALLBACK", "RATELIMIT_PER_IP", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "HASH_PEPPER",
@@ -95,9 +92,8 @@ def name_of(problem: str) -> str:
 def judge(environ=None) -> tuple[dict, list[str]]:
     """The settings as production reads ``environ`` (default: this process's), and every problem.
 
-    One line per setting at most: a value that does not parse is not judged
-    again on the default left in its place, and a ``CHANGE_ME`` is said as such
-    rather than as « too short ».
+    A value that does not parse is not judged again on the default left in its
+    place: one line per mistake.
     """
     cfg = _config()
     values, parse_problems = cfg.SETTINGS.parse(None, environ)
@@ -105,11 +101,7 @@ def judge(environ=None) -> tuple[dict, list[str]]:
     values["ENV"] = "production"
     found = list(parse_problems.values())
     failed = {name_of(p) for p in found}
-    placeholders = [f"{name} : contient encore « {PLACEHOLDER} » (valeur d'exemple à remplacer)"
-                    for name, value in values.items() if name not in failed and PLACEHOLDER in str(value)]
-    failed |= {name_of(p) for p in placeholders}
     found += [p for p in cfg.inconsistent_settings(values) + cfg.unsafe_settings(values) if name_of(p) not in failed]
-    found += placeholders
     if declared_env != "production" and "ENV" not in failed:
         found.append(f"ENV : vaut {declared_env!r} ; le service ne tournera pas en mode production "
                      "(REASSORT_ENV=production)")

@@ -58,7 +58,7 @@ def probe(config) -> str:
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
             if secure:
-                with ssl.create_default_context().wrap_socket(raw, server_hostname=host):
+                with ssl.create_default_context(cafile=_requests_ca_bundle()).wrap_socket(raw, server_hostname=host):
                     pass
     except ssl.SSLError as exc:
         raise DeliveryError(f"TLS refusé : {exc.reason or type(exc).__name__}") from None
@@ -67,3 +67,12 @@ def probe(config) -> str:
     done = "connexion et certificat TLS vérifiés" if secure else "connexion (sans TLS)"
     return (f"{host}:{port} : {done} ; identifiants non vérifiés, aucun SMS envoyé "
             "(SMS_HTTP_CHECK_URL pour un appel à blanc)")
+
+
+def _requests_ca_bundle() -> str:
+    """The certificates ``send`` trusts (requests': its environment variables, else certifi's bundle)."""
+    import os
+
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or DEFAULT_CA_BUNDLE_PATH

@@ -46,6 +46,7 @@ LABELS = {
     "franceconnect_error": "FranceConnect : erreurs",
     "franceconnect_cancel": "FranceConnect : abandons",
     "codes_issued": "Lots de codes initiaux générés",
+    "code_reissued": "Codes réémis (notices perdues ou mal imprimées)",
     "voters_imported": "Imports d'électeurs",
     "purge": "Purges",
 }

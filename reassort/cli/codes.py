@@ -12,8 +12,9 @@ file that held 6,028).
 ``codes reissue IDENT… --out FILE`` gives new codes to the voters of a lost or
 misprinted batch: each old code is dead the moment the new one is committed
 (with the voter's réassort links and sessions, as a regeneration does), each
-voter's change is audited with the operator and the reason.
+voter's change is audited with the operator and the reason (``reassort.cli.reissue``).
 """
+
 from __future__ import annotations
 
 import csv

@@ -17,6 +17,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config as settings_module
 from reassort.settings import ConfigurationRefused
 
+#: The settings table and production rules (``config.py``): ``check-config`` reads them through
+#: ``--app app`` without building the app, which an unsafe environment would refuse.
+CONFIG = settings_module
+
 
 class UnsafeConfiguration(ConfigurationRefused):
     """Production was asked to start with settings it refuses."""
@@ -46,20 +50,22 @@ def create_app(config: dict | None = None) -> Flask:
     # our Referrer-Policy: no-referrer (SEC-18): every POST would fail.  The token does the work.
     app.config["WTF_CSRF_SSL_STRICT"] = False
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
-    # Storage failures (Redis down) raise limits' StorageError, which views/errors.py turns into a 503.
+    # Storage failures (Redis down) raise limits' StorageError: counted in each worker's memory for
+    # the outage (reassort.web.rate_fallback), or a 503 page (views/errors.py) when that is off.
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True})
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = app.config["RATELIMIT_MEMORY_FALLBACK"]
 
     import views
     from reassort import cli
     from reassort.adapters import messaging
-    from reassort.web import client_address, headers, request_log
+    from reassort.web import client_address, headers, rate_fallback, request_log
     from reassort.web.extensions import csrf, db, limiter
 
     db.init_app(app)
     csrf.init_app(app)
     client_address.init_app(app)  # before the limiter: a refused request is still attributed
     limiter.init_app(app)
-    app.extensions["reassort.rate_storage"] = lambda: limiter.storage
+    rate_fallback.init_app(app)
     headers.init_app(app)
     request_log.init_app(app)
     messaging.init_app(app)

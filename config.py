@@ -13,9 +13,11 @@ from __future__ import annotations
 import secrets
 
 from reassort.rules import deployment
+from reassort.rules.mail import sender_domain
 from reassort.settings import (
     Bool,
     Choice,
+    ConfigurationRefused,
     Hook,
     Instant,
     Int,
@@ -47,6 +49,8 @@ SETTINGS = Table([
       "Flask-Limiter storage (redis://… in production)"),
     S("RATELIMIT_ENABLED", Bool(), True, "rate limits on (production refuses false)"),
     S("RATELIMIT_KEY_PREFIX", Text(), "", "prefix of every rate-limit key (deployments sharing one Redis)"),
+    S("RATELIMIT_MEMORY_FALLBACK", Bool(), True,
+      "Redis down: count the limits in each worker's memory (logged) rather than refuse every form"),
     S("RATELIMIT_PER_IP", RateLimit(), "30 per minute",
       "each form's POSTs per address: generous, whole schools share one address"),
     S("LOGIN_LIMIT_PER_ACCOUNT", RateLimit(), "10 per 15 minutes", "login attempts per typed address"),
@@ -68,6 +72,8 @@ SETTINGS = Table([
     S("SMS_BACKEND", Choice(("console", "outbox", "http")), "console", "SMS delivery"),
     S("SMS_HTTP_URL", Url(("http", "https"), empty_ok=True), "", "generic JSON SMS gateway"),
     S("SMS_HTTP_AUTH", Secret(), "", "full Authorization header value sent to the gateway (e.g. « Bearer … »)"),
+    S("SMS_HTTP_CHECK_URL", Url(("http", "https"), empty_ok=True), "",
+      "gateway URL answering a GET without sending (balance, status): check-config --connect calls it"),
     S("SMS_SENDER", Text(), "ELECTIONS", "SMS sender name"),
     S("SMS_HTTP_TIMEOUT", Number(0.1, 120), 5.0, "SMS gateway timeout (s); one retry on 5xx"),
     S("OUTBOX_DIR", Text(), "instance/outbox", "where outbox/console write one JSON file per message"),
@@ -125,7 +131,11 @@ SECRET_NAMES = SETTINGS.secret_names()
 
 def load(overrides=None, environ=None) -> dict:
     """The effective settings: defaults, then environment, then ``overrides``; refused when invalid."""
-    return SETTINGS.load(overrides, environ, finalise)
+    settings = SETTINGS.load(overrides, environ, finalise)
+    problems = inconsistent_settings(settings)
+    if problems:
+        raise ConfigurationRefused(problems, "Réglages incohérents")
+    return settings
 
 
 def finalise(settings: dict) -> dict:
@@ -138,8 +148,33 @@ def finalise(settings: dict) -> dict:
     return settings
 
 
+def inconsistent_settings(settings: dict) -> list[str]:
+    """Settings each valid alone that contradict one another: refused in every environment."""
+    problems = []
+    opens, closes = settings.get("ELECTION_OPENS_AT"), settings.get("ELECTION_CLOSES_AT")
+    if opens is not None and closes is not None and closes <= opens:
+        problems.append(f"ELECTION_CLOSES_AT : la clôture ({closes.isoformat()}) doit suivre l'ouverture "
+                        f"({opens.isoformat()})")
+    return problems
+
+
+#: The placeholder of ``deploy/reassort.env.example``: every one must be replaced.
+PLACEHOLDER = "CHANGE_ME"
+
+
 def unsafe_settings(settings: dict) -> list[str]:
-    """List every setting production refuses, each with its reason (French)."""
+    """List every setting production refuses, each with its reason (French).
+
+    A setting still holding the example's ``CHANGE_ME`` is said so, once, rather
+    than also « too short » or « missing ».
+    """
+    placeholders = [f"{name} : contient encore « {PLACEHOLDER} » (valeur d'exemple à remplacer)"
+                    for name, value in settings.items() if name in SETTINGS and PLACEHOLDER in str(value)]
+    left = {p.split(" ", 1)[0] for p in placeholders}
+    return placeholders + [p for p in _refusals(settings) if p.split(" ", 1)[0] not in left]
+
+
+def _refusals(settings: dict) -> list[str]:
     problems = []
     key = settings.get("SECRET_KEY") or ""
     if deployment.weak_key(key):
@@ -183,7 +218,18 @@ def unsafe_settings(settings: dict) -> list[str]:
         problems.append("PUBLIC_URL : doit être en https:// (cookies Secure, liens envoyés)")
     if int(settings.get("BCRYPT_ROUNDS") or 0) < 12:
         problems.append("BCRYPT_ROUNDS : 12 au moins en production")
+    # gunicorn never terminates TLS here and PUBLIC_URL must be https://: a proxy is always in
+    # front.  Without PROXY_COUNT every voter would share its address: one per-address limit for
+    # everybody, and the same IP hash on every audit line.
+    if not settings.get("PROXY_COUNT"):
+        problems.append("PROXY_COUNT : 0 alors qu'un proxy TLS (nginx) est toujours devant gunicorn en "
+                        "production ; indiquer le nombre de proxys (1 avec le nginx fourni)")
+    # The Message-ID of every mail is made under the sender's domain (adapters/messaging/smtp.py).
+    if not sender_domain(str(settings.get("MAIL_FROM") or "")):
+        problems.append("MAIL_FROM : adresse d'expéditeur sans domaine (ex. « Élections <ne-pas-repondre@"
+                        "vote.example.fr> »)")
     return problems
+
 
 
 def server_settings(environ=None) -> dict:

@@ -14,7 +14,10 @@ Read from the environment (the same file systemd loads for the app, see
   keyed IP hash (``reassort.web.request_log``); this one, when on, is JSON too, without
   query string, address or user agent, tokens masked.
 
-Every line gunicorn writes is JSON (``request_log.JsonFormatter``).
+Every line gunicorn writes is JSON (``request_log.JsonFormatter``); a worker killed
+by the timeout writes one more, with the request id and route it was serving
+(``worker_abort``).  nginx gives up first (``proxy_read_timeout`` 25 s in
+``deploy/nginx-reassort-proxy.conf``, under the 30 s here) and shows its French 504 page.
 """
 
 import importlib.util
@@ -95,3 +98,8 @@ class JsonLogger(Logger):
 
 
 logger_class = JsonLogger
+
+
+def worker_abort(worker):
+    """A worker killed for silence (``timeout``): one JSON line naming its request id and route."""
+    request_log.log_worker_timeout(worker.cfg.timeout)

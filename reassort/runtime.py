@@ -58,7 +58,15 @@ def pepper() -> str:
 
 
 def rate_storage():
-    """The ``limits`` storage the rate limiter uses, or ``None`` when limits are off."""
+    """The ``limits`` storage the rate limiter counts in now, or ``None`` when limits are off.
+
+    Redis; this worker's memory during a Redis outage (``reassort.web.rate_fallback``).
+    """
     if not setting("RATELIMIT_ENABLED"):
         return None
     return current_app.extensions["reassort.rate_storage"]()
+
+
+def rate_storage_failed():
+    """Redis failed under our own count: the storage to count in instead, or ``None`` (then refuse)."""
+    return current_app.extensions["reassort.rate_storage_failed"]()

@@ -283,11 +283,24 @@ class Table:
         Names in ``overrides`` that are not in the table pass unchecked: they are
         Flask's or an extension's own (``TESTING``, ``WTF_CSRF_ENABLED``…).
         """
+        values, problems = self.parse(overrides, environ)
+        if problems:
+            raise ConfigurationRefused(list(problems.values()), "Réglages invalides")
+        return finalise(values) if finalise else values
+
+    def parse(self, overrides: Mapping | None = None,
+              environ: Mapping[str, str] | None = None) -> tuple[dict, dict[str, str]]:
+        """The values and the problems, without raising: ``check-config`` lists them all in one pass.
+
+        A value that is refused leaves its default in ``values``; ``problems`` maps the
+        setting's name (or the unknown variable's) to its message, which starts with
+        the variable's name.
+        """
         import os
 
         environ = os.environ if environ is None else environ
         values = self.defaults()
-        problems: list[str] = []
+        problems: dict[str, str] = {}
         for key in sorted(environ):
             if not key.startswith(PREFIX) or key.startswith(TOOL_PREFIXES):
                 continue
@@ -295,13 +308,13 @@ class Table:
             setting = self.by_name.get(name)
             if setting is None:
                 close = _closest(name, self.by_name)
-                problems.append(f"{key} : réglage inconnu" + (f" (vouliez-vous dire {PREFIX}{close} ?)" if close
-                                                                else ""))
+                problems[key] = f"{key} : réglage inconnu" + (f" (vouliez-vous dire {PREFIX}{close} ?)" if close
+                                                              else "")
                 continue
             try:
                 values[name] = setting.kind.from_env(environ[key])
             except ValueError as exc:
-                problems.append(f"{key} : {exc if not setting.secret else _secret_problem(exc)}")
+                problems[name] = f"{key} : {exc if not setting.secret else _secret_problem(exc)}"
         for name, value in (overrides or {}).items():
             setting = self.by_name.get(name)
             if setting is None:
@@ -310,10 +323,8 @@ class Table:
             try:
                 values[name] = setting.kind.coerce(value)
             except ValueError as exc:
-                problems.append(f"{name} : {exc if not setting.secret else _secret_problem(exc)}")
-        if problems:
-            raise ConfigurationRefused(problems, "Réglages invalides")
-        return finalise(values) if finalise else values
+                problems[name] = f"{name} : {exc if not setting.secret else _secret_problem(exc)}"
+        return values, problems
 
 
 def _secret_problem(exc: ValueError) -> str:

@@ -37,10 +37,12 @@ def free_port() -> int:
 
 
 class SMTPTestServer:
-    def __init__(self):
+    """``smtp_options`` go to aiosmtpd's server (``tls_context`` for STARTTLS, ``authenticator``…)."""
+
+    def __init__(self, **smtp_options):
         self.handler = SMTPRecorder()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **smtp_options)
 
     def __enter__(self):
         self.controller.start()
@@ -51,11 +53,17 @@ class SMTPTestServer:
 
 
 class SMSGateway:
-    """A JSON SMS gateway: records requests; ``status`` to answer, ``hang`` to stall."""
+    """A JSON SMS gateway: records requests; ``status`` to answer, ``hang`` to stall.
 
-    def __init__(self):
+    ``GET /statut`` is its test address (sends nothing): ``check_status`` answers it.
+    With ``tls_context`` it speaks HTTPS (``url``, ``check_url`` then say so).
+    """
+
+    def __init__(self, tls_context=None):
         self.requests = []
+        self.checks = []
         self.status = 200
+        self.check_status = 200
         self.hang = threading.Event()
         gateway = self
 
@@ -71,13 +79,27 @@ class SMSGateway:
                 self.end_headers()
                 self.wfile.write(b'{"id": "msg-1"}')
 
+            def do_GET(self):
+                gateway.checks.append({"path": self.path, "headers": dict(self.headers)})
+                self.send_response(gateway.check_status if self.path == "/statut" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
             def log_message(self, *args):
                 pass
 
         self.release = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+        scheme = "http"
+        if tls_context is not None:
+            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        base = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        self.url = base + "/sms"
+        self.check_url = base + "/statut"
 
     def __enter__(self):
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

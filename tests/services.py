@@ -161,8 +161,9 @@ class Gunicorn:
     Use as a context manager: leaving it stops the server (TERM, then KILL).
     """
 
-    def __init__(self, tmp_path, env: dict, port: int):
+    def __init__(self, tmp_path, env: dict, port: int, app_uri: str = "wsgi:app"):
         self.port = port
+        self.app_uri = app_uri
         self.base = f"http://127.0.0.1:{port}"
         self.stdout_path = tmp_path / "gunicorn.out"
         self.stderr_path = tmp_path / "gunicorn.err"
@@ -172,7 +173,7 @@ class Gunicorn:
     def __enter__(self):
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
+            self.process = subprocess.Popen([gunicorn, "-c", "gunicorn.conf.py", self.app_uri], cwd=ROOT,
                                             env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                             start_new_session=True)
         return self

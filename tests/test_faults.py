@@ -120,11 +120,13 @@ def test_database_gone_every_page_is_a_french_503_and_nothing_changes(app, logge
                                                                   "csrf_token": stranger_csrf}),
             "GET /activation": stranger.get(f"/activation/{activation}"),
         }
-        health = client.get("/healthz")
+        health = client.get("/readyz")
+        alive = client.get("/healthz")
     for what, response in answers.items():
         assert response.status_code == 503, (what, response.status_code)
         assert UNAVAILABLE in page_text(response) and "rien n'a été modifié" in page_text(response), what
     assert health.status_code == 503 and health.get_json()["failed"] == ["database"]
+    assert alive.status_code == 200  # alive: the load balancer must not restart every VM at once
     # Back: the voter is as before, still logged in, and the link still works.
     assert state(app, voter_id) == before
     assert client.get_cookie("reassort_session").value == cookie
@@ -400,11 +402,13 @@ def inject_failure_on_link_commit(app):
 
 @pytest.fixture
 def no_redis(settings):
-    settings["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{free_port()}/0"
+    # Without the memory fallback (tests/test_redis_outage.py has it on, the default).
+    settings.update(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0", RATELIMIT_MEMORY_FALLBACK=False)
     return settings
 
 
-def test_rate_limit_storage_gone_is_a_french_503_and_nothing_changes(no_redis, app, client, make_voter):
+def test_rate_limit_storage_gone_without_fallback_is_a_french_503_and_nothing_changes(no_redis, app, client,
+                                                                                      make_voter):
     voter_id = make_voter()
     email = get_voter(app, voter_id).email
     before = state(app, voter_id)
@@ -412,7 +416,7 @@ def test_rate_limit_storage_gone_is_a_french_503_and_nothing_changes(no_redis, a
     response = client.post("/connexion", data={"email": email, "password": "x", "csrf_token": token})
     assert response.status_code == 503 and UNAVAILABLE in page_text(response)
     assert state(app, voter_id) == before and "vid" not in session_of(client)
-    health = client.get("/healthz")
+    health = client.get("/readyz")
     assert health.status_code == 503 and health.get_json()["failed"] == ["ratelimit_storage"]
 
 

@@ -152,3 +152,21 @@ def test_rate_limit_holds_across_workers(production):
     workers = {line["pid"] for line in json_lines(server.stdout())
                if line.get("logger") == "gunicorn.access" and line["method"] == "POST"}
     assert len(workers) >= 2, "one worker answered every request: the test proves nothing"
+
+
+def test_worker_timeout_logs_one_json_line_with_request_id_and_route(tmp_path):
+    env = clean_environ(REASSORT_DATABASE_URL=f"sqlite:///{tmp_path}/timeout.db", REASSORT_WORKERS="1",
+                        REASSORT_WORKER_TIMEOUT="5")
+    with Gunicorn(tmp_path, env, free_port(), app_uri="tests.hanging_app:app") as server:
+        server.wait_ready()
+        try:  # gunicorn answers its own 500 as the worker goes (nginx has shown its 504 before)
+            requests.get(server.base + "/test/sans-reponse", headers={"X-Request-ID": "req-bloquee-0042"},
+                         timeout=60)
+        except requests.ConnectionError:
+            pass
+        server.stop()
+    aborted = [line for line in json_lines(server.stderr()) if line.get("event") == "worker_timeout"]
+    assert len(aborted) == 1, server.stderr()
+    assert {"logger": "reassort.request", "level": "ERROR", "request_id": "req-bloquee-0042",
+            "route": "/test/sans-reponse", "method": "GET", "timeout_s": 5}.items() <= aborted[0].items()
+    assert aborted[0]["duration_ms"] >= 4000

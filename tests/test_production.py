@@ -1,25 +1,19 @@
-"""The IT team's side (SPEC §3): production refusals, check-config, /healthz, JSON logs, purge.
+"""The IT team's side (SPEC §3): production refusals, check-config, JSON logs.
 
 The servers themselves (gunicorn, Redis across workers) are in ``test_gunicorn.py``.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-from sqlalchemy import func, select
 
 import config
 from app import UnsafeConfiguration, create_app
-from reassort.procedures import audit
-from reassort.storage.models import AuditEvent, CaptchaChallenge, Scrutin, Voter
-from reassort.web.extensions import db
 from reassort.web.request_log import JsonFormatter, redact_path
 from tests.conftest import get_voter, login
 from tests.services import ROOT, clean_environ
@@ -177,38 +171,7 @@ def test_flask_check_config_exits_1_when_production_refuses_to_load(tmp_path):
     assert "court-mais-secret" not in done.stdout + done.stderr
 
 
-# --- /healthz ----------------------------------------------------------------------------
-
-def test_healthz_ok(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
-    assert response.headers["Cache-Control"] == "no-store"
-
-
-def test_healthz_503_when_the_database_is_unreachable(tmp_path):
-    # Port 9 on loopback: nothing listens, the connection is refused at once.
-    unreachable = create_app({"TESTING": True, "DATABASE_URL": "postgresql+psycopg://reassort:motdepasse@"
-                                                              "127.0.0.1:9/reassort?connect_timeout=2"})
-    response = unreachable.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "failed": ["database"]}
-    assert b"motdepasse" not in response.data and b"127.0.0.1" not in response.data
-
-
-def test_healthz_503_when_the_ratelimit_storage_is_unreachable(settings):
-    settings["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:9/0?socket_connect_timeout=1"
-    unreachable = create_app(settings)
-    response = unreachable.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "failed": ["ratelimit_storage"]}
-
-
-def test_healthz_needs_no_login_and_answers_every_poll(client):
-    # (Flask-Limiter's ``limiter`` is one object for every app of the process: a test
-    # giving it application-wide limits would leave them to the following tests.)
-    assert [client.get("/healthz").status_code for _ in range(40)] == [200] * 40
-
+# --- /healthz and /readyz: tests/test_readiness.py ---------------------------------------
 
 # --- JSON logs ---------------------------------------------------------------------------
 
@@ -282,100 +245,4 @@ def test_logged_exception_keeps_its_type_and_stack_not_its_message():
     assert "jean.dupont" not in json.dumps(line)
 
 
-# --- purge -------------------------------------------------------------------------------
-
-@pytest.fixture
-def election_data(app, make_voter):
-    """Two voters with their scrutins, a CAPTCHA row and three audit events."""
-    voters = [make_voter(), make_voter()]
-    with app.app_context():
-        with db.new_session() as s:
-            s.add(CaptchaChallenge(id="c" * 43, expires_at=2_000_000_000))
-            for voter_id in voters:
-                audit.record(s, "login_ok", voter_id)
-            audit.record(s, "codes_issued", None, "2")
-            s.commit()
-    return voters
-
-
-def table_counts(app) -> dict:
-    with app.app_context():
-        with db.new_session() as s:
-            return {model.__tablename__: s.scalar(select(func.count()).select_from(model))
-                    for model in (Voter, Scrutin, CaptchaChallenge, AuditEvent)}
-
-
-def audit_events(app) -> list[tuple[str, str | None]]:
-    with app.app_context():
-        with db.new_session() as s:
-            return [(e.event, e.detail) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-
-
-def test_purge_refuses_without_confirm(app, runner, election_data):
-    before = table_counts(app)
-    result = runner.invoke(args=["purge"])
-    assert result.exit_code != 0
-    assert "--confirm" in result.output
-    assert table_counts(app) == before
-
-
-def test_purge_erases_voters_secrets_and_captcha_and_keeps_the_audit(app, runner, election_data):
-    result = runner.invoke(args=["purge", "--confirm"])
-    assert result.exit_code == 0, result.output
-    assert table_counts(app) == {"voters": 0, "scrutins": 0, "captcha_challenges": 0, "audit_events": 4}
-    assert audit_events(app)[-1] == ("purge", "audit conservé")
-    assert "électeurs effacés : 2" in result.output
-    assert "inscriptions aux scrutins effacés : 4" in result.output
-    assert "CAPTCHA effacés : 1" in result.output
-
-
-def test_purge_keep_audit_is_the_default(app, runner, election_data):
-    assert runner.invoke(args=["purge", "--confirm", "--keep-audit"]).exit_code == 0
-    assert [event for event, _ in audit_events(app)] == ["login_ok", "login_ok", "codes_issued", "purge"]
-
-
-def test_purge_exports_then_deletes_the_audit(app, runner, election_data, tmp_path):
-    export = tmp_path / "audit-final.csv"
-    result = runner.invoke(args=["purge", "--confirm", "--export-audit", str(export)])
-    assert result.exit_code == 0, result.output
-    with open(export, encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f, delimiter=";"))
-    assert rows[0] == ["date_utc", "evenement", "votant_id", "ip_hachee", "detail"]
-    assert [row[1] for row in rows[1:]] == ["login_ok", "login_ok", "codes_issued"]
-    assert audit_events(app) == [("purge", "audit exporté puis effacé")]
-    assert table_counts(app)["voters"] == 0
-
-
-def test_purge_never_overwrites_an_export_file(app, runner, election_data, tmp_path):
-    export = tmp_path / "audit.csv"
-    export.write_text("déjà là\n", encoding="utf-8")
-    result = runner.invoke(args=["purge", "--confirm", "--export-audit", str(export)])
-    assert result.exit_code != 0
-    assert export.read_text(encoding="utf-8") == "déjà là\n"
-    assert table_counts(app)["voters"] == 2
-
-
-def test_purge_keep_and_export_are_exclusive(app, runner, election_data, tmp_path):
-    result = runner.invoke(args=["purge", "--confirm", "--keep-audit", "--export-audit", str(tmp_path / "a.csv")])
-    assert result.exit_code != 0
-    assert table_counts(app)["voters"] == 2
-
-
-def test_purge_refused_before_the_poll_closes(settings, clock, request):
-    settings["ELECTION_CLOSES_AT"] = dt.datetime.fromtimestamp(clock() + 3600, dt.timezone.utc).isoformat()
-    app = request.getfixturevalue("app")
-    request.getfixturevalue("election_data")
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["purge", "--confirm"])
-    assert result.exit_code != 0 and "pas clos" in result.output
-    assert table_counts(app)["voters"] == 2
-    clock.advance(3600)
-    assert runner.invoke(args=["purge", "--confirm"]).exit_code == 0
-    assert table_counts(app)["voters"] == 0
-
-
-def test_after_purge_the_voter_can_no_longer_log_in(app, client, runner, election_data):
-    email = get_voter(app, election_data[0]).email
-    assert runner.invoke(args=["purge", "--confirm"]).exit_code == 0
-    response = login(client, email)
-    assert response.status_code == 200  # the login page again, with the generic error
+# --- purge: tests/test_purge.py ------------------------------------------------------------

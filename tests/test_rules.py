@@ -114,7 +114,7 @@ def test_sec34_production_cookie_is_host_prefixed_and_secure():
         "ENV": "production", "SECRET_KEY": secrets.token_urlsafe(40), "HASH_PEPPER": secrets.token_urlsafe(40),
         "MAIL_BACKEND": "smtp", "SMTP_TLS": "ssl", "SMS_BACKEND": "http", "SMS_HTTP_URL": "https://sms.invalid/envoi",
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "PUBLIC_URL": "https://vote.example.fr",
-        "DATABASE_URL": "postgresql+psycopg://reassort@db.invalid/reassort",
+        "DATABASE_URL": "postgresql+psycopg://reassort@db.invalid/reassort", "PROXY_COUNT": 1,
     })
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]

@@ -46,6 +46,7 @@ LABELS = {
     "franceconnect_error": "FranceConnect : erreurs",
     "franceconnect_cancel": "FranceConnect : abandons",
     "codes_issued": "Lots de codes initiaux générés",
+    "code_reissued": "Codes réémis (notices perdues ou mal imprimées)",
     "voters_imported": "Imports d'électeurs",
     "purge": "Purges",
 }
@@ -89,6 +90,7 @@ def _quiet_stdout() -> None:
 def _export_to_file(session, path: str) -> int:
     # 0600: the trail is not secret, but it is nobody else's business on the machine.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC: set it
     with open(fd, "w", encoding="utf-8", newline="") as out:
         return audit.export_csv(session, out)
 

@@ -1,10 +1,18 @@
-"""``codes issue``: the initial vote codes and the one file the paper notices are printed from.
+"""``codes issue`` and ``codes reissue``: vote codes and the one file the paper notices are printed from.
 
 The file is the only place a code exists in clear: it is written next to its
-destination under a temporary name (mode 0600), made durable, and only renamed
+destination under a temporary name (mode 0600), made durable, and only linked
 into place once the database has committed the codes' digests.  If anything
-fails before, the database is unchanged and the temporary file is removed; a
-second run never overwrites a notices file unless told to (``--force``).
+fails before, the database is unchanged and the temporary file is removed.  A
+notices file is **never** replaced: an existing file is refused unless it is
+empty, and the final step is a hard link, which fails rather than overwrite a
+file that appeared meanwhile (``--force`` is gone: it once left 3 codes in a
+file that held 6,028).
+
+``codes reissue IDENT… --out FILE`` gives new codes to the voters of a lost or
+misprinted batch: each old code is dead the moment the new one is committed
+(with the voter's réassort links and sessions, as a regeneration does), each
+voter's change is audited with the operator and the reason (``reassort.cli.reissue``).
 """
 
 from __future__ import annotations
@@ -49,46 +57,76 @@ class CodesChanged(Exception):
     """A voter got a code from elsewhere while this run was issuing them."""
 
 
+_FORCE_GONE = ("--force n'existe plus : un fichier de notices n'est jamais remplacé (ses codes seraient "
+               "perdus). Choisissez un nouveau nom de fichier.")
+
+
 @group.command("issue")
 @click.option("--out", "out_path", required=True, metavar="FICHIER.csv",
-              help="Fichier des notices à écrire (identifiant;nom;prenoms;code_de_vote).")
-@click.option("--force", is_flag=True,
-              help="Remplace un fichier existant (les codes qu'il contenait seront perdus).")
+              help="Fichier des notices à créer (identifiant;nom;prenoms;code_de_vote) ; jamais remplacé.")
+@click.option("--force", is_flag=True, hidden=True)
 def issue(out_path: str, force: bool) -> None:
     """Génère un code de vote pour chaque électeur qui n'en a pas et écrit le fichier des notices."""
-    target = os.path.abspath(out_path)
-    if os.path.isdir(target):
-        fail(f"{out_path} est un dossier : indiquez un nom de fichier.")
-    if os.path.exists(target) and not force:
-        fail(f"{out_path} existe déjà : il contient peut-être des codes non imprimés. "
-             "Choisissez un autre nom, ou --force pour le remplacer.")
-    if not os.path.isdir(os.path.dirname(target)):
-        fail(f"Dossier introuvable : {os.path.dirname(out_path) or '.'}")
-    count, temporary = _issue_to_temporary_file(target)
+    if force:
+        fail(_FORCE_GONE)
+    target = checked_target(out_path)
+    count, temporary = issue_to_temporary_file(target, write_new_codes, summary_event="codes_issued")
     if count == 0:
         click.echo("Aucun électeur sans code de vote : aucun fichier écrit.")
         return
-    try:
-        os.replace(temporary, target)
-    except OSError as exc:
-        fail(f"Codes enregistrés, mais le fichier n'a pas pu être renommé ({exc.strerror}) : "
-             f"les notices sont dans {temporary}")
+    put_in_place(temporary, target)
     click.echo(f"Codes de vote générés : {number(count)} ; notices dans {out_path} "
                "(seul exemplaire des codes en clair : à protéger puis détruire après impression).")
 
 
-def _issue_to_temporary_file(target: str) -> tuple[int, str]:
-    """Write the codes to a 0600 temporary file beside ``target`` and commit their digests."""
+def checked_target(out_path: str) -> str:
+    """The absolute path to write the notices to, or the command ends with why not (nothing done)."""
+    target = os.path.abspath(out_path)
+    if os.path.isdir(target):
+        fail(f"{out_path} est un dossier : indiquez un nom de fichier.")
+    if os.path.exists(target) and os.path.getsize(target) > 0:
+        fail(f"{out_path} existe déjà : il contient peut-être des codes non imprimés et ne sera jamais "
+             "remplacé. Choisissez un autre nom de fichier.")
+    if not os.path.isdir(os.path.dirname(target)):
+        fail(f"Dossier introuvable : {os.path.dirname(out_path) or '.'}")
+    return target
+
+
+def put_in_place(temporary: str, target: str) -> None:
+    """Give the notices their name without ever replacing a file that holds something."""
+    try:
+        try:
+            os.link(temporary, target)  # fails if the name exists: no overwrite, even in a race
+        except FileExistsError:
+            if os.path.getsize(target) > 0:
+                raise
+            os.replace(temporary, target)  # an empty file made ready beforehand (touch, install)
+        else:
+            os.unlink(temporary)
+    except FileExistsError:
+        fail(f"Codes enregistrés, mais {target} a été créé entre-temps et n'a pas été remplacé : "
+             f"les notices sont dans {temporary}")
+    except OSError as exc:
+        fail(f"Codes enregistrés, mais le fichier n'a pas pu être mis en place ({exc.strerror}) : "
+             f"les notices sont dans {temporary}")
+
+
+def issue_to_temporary_file(target: str, write, summary_event: str | None = None) -> tuple[int, str]:
+    """Write codes with ``write(session, out)`` to a 0600 temporary file beside ``target``, then commit.
+
+    ``write`` returns how many codes it wrote; ``summary_event`` is audited with that count.
+    """
     # mkstemp creates the file with mode 0600, whatever the umask.
     fd, temporary = tempfile.mkstemp(prefix=".codes-", suffix=".csv.part", dir=os.path.dirname(target))
     session = db.new_session()
     try:
         with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:  # the BOM lets Excel read UTF-8
-            count = write_new_codes(session, out)
+            count = write(session, out)
             out.flush()
             os.fsync(out.fileno())
+        if count and summary_event:
+            audit.record(session, summary_event, None, str(count))
         if count:
-            audit.record(session, "codes_issued", None, str(count))
             session.commit()
     except CodesChanged:
         _discard(session, temporary)
@@ -111,6 +149,11 @@ def _discard(session, temporary: str) -> None:
     session.rollback()
     if os.path.exists(temporary):
         os.unlink(temporary)
+
+
+def notice_row(voter, code: str) -> tuple[str, str, str, str]:
+    """One line of a notices file, as printed: identifiant;nom;prenoms;code_de_vote."""
+    return (voter.identifiant, voter.nom, voter.prenoms, code)
 
 
 def write_new_codes(session, out) -> int:
@@ -140,7 +183,7 @@ def write_new_codes(session, out) -> int:
                                              for v, code in zip(voters, new_codes, strict=True)])
             if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(voters):
                 raise CodesChanged()
-            writer.writerows((v.identifiant, v.nom, v.prenoms, code) for v, code in zip(voters, new_codes, strict=True))
+            writer.writerows(notice_row(v, code) for v, code in zip(voters, new_codes, strict=True))
             last_id, count = voters[-1].id, count + len(voters)
             bar.update(len(voters))
 

@@ -1,7 +1,8 @@
 """The audit trail (SEC-37): time, event, voter id and a keyed hash of the IP.
 
 Never a secret, a code, a token, a NUMEN/NIR, a phone number or an e-mail address:
-``detail`` only takes short words from the code (a channel, a reason).
+``detail`` only takes short words from the code (a channel, a reason), or what an
+operator's command was told (``codes reissue``: the operator's name, no address, and the reason).
 
 Requests that carry nothing (no token, a forged one) and throttled floods are
 counted per hour (``tally``), not written one row each: nobody can fill the trail
@@ -27,7 +28,7 @@ EVENTS = {
     "link_requested", "link_send_failed", "challenge_failed", "challenge_locked",
     "link_opened", "link_invalid", "code_regenerated", "regeneration_conflict",
     "reassort_closed", "franceconnect_match", "franceconnect_mismatch",
-    "franceconnect_error", "franceconnect_cancel", "codes_issued", "voters_imported",
+    "franceconnect_error", "franceconnect_cancel", "codes_issued", "code_reissued", "voters_imported",
     "purge",
 }
 

@@ -15,6 +15,10 @@ delivery failed.
   id = :id AND n < :max`` (the window restarting in the same statement): the
   counters the voter's pages show, kept with the voter (``RowCounter``:
   links this hour, wrong answers to the question défi).
+
+When Redis fails under a reservation, the count moves to this worker's memory
+like the limiter's own (``runtime.rate_storage_failed``), or the error goes up
+(a 503 page) when that fallback is off.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.orm import Session
@@ -49,12 +55,16 @@ class OverLimit(Exception):
 class Reservation:
     item: RateLimitItem
     keys: tuple[str, ...]
+    #: Where it was counted (Redis, or this worker's memory during an outage); ``None``: limits off.
+    storage: Storage | None = None
 
     def give_back(self) -> None:
-        """Undo the reservation (the send it was for did not happen)."""
-        storage = runtime.rate_storage()
-        if storage is not None:
-            storage.incr(self.item.key_for(*self.keys), self.item.get_expiry(), amount=-1)
+        """Undo the reservation (the send it was for did not happen), where it was counted."""
+        if self.storage is not None:
+            try:
+                self.storage.incr(self.item.key_for(*self.keys), self.item.get_expiry(), amount=-1)
+            except StorageError:
+                pass  # Redis left meanwhile: the count was lost with it
 
 
 def reserve(limit: str, *keys: str) -> Reservation | None:
@@ -67,11 +77,18 @@ def reserve(limit: str, *keys: str) -> Reservation | None:
     storage = runtime.rate_storage()
     if storage is None:  # rate limits switched off (tests, load tests)
         return Reservation(item, full_keys)
-    if not FixedWindowRateLimiter(storage).hit(item, *full_keys):
+    try:
+        allowed = FixedWindowRateLimiter(storage).hit(item, *full_keys)
+    except StorageError:
+        storage = runtime.rate_storage_failed()
+        if storage is None:
+            raise
+        allowed = FixedWindowRateLimiter(storage).hit(item, *full_keys)
+    if not allowed:
         # Refused: take our own increment back, so that a later give-back frees a real place.
-        storage.incr(item.key_for(*full_keys), item.get_expiry(), amount=-1)
+        Reservation(item, full_keys, storage).give_back()
         return None
-    return Reservation(item, full_keys)
+    return Reservation(item, full_keys, storage)
 
 
 def per_voter(limit: str, purpose: str, voter_id: int) -> Reservation | None:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import sys
 import time
 import traceback
 import uuid
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_request_context, request, request_started
 
 from reassort import runtime
 
@@ -31,6 +32,8 @@ from reassort import runtime
 APP_LOGGER = "reassort"
 REQUEST_LOGGER = "reassort.request"
 REQUEST_ID_HEADER = "X-Request-ID"
+#: Probes come every few seconds from the load balancer: logged at debug level only.
+PROBES = ("/healthz", "/readyz")
 # Letters, digits, "-" and "_" only: nothing an e-mail or a log forger can use.
 _REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # Paths whose last part is a secret token (links sent by e-mail or SMS).
@@ -122,6 +125,10 @@ def init_app(app: Flask) -> None:
     for logger in (app.logger, logging.getLogger(APP_LOGGER)):
         _install_handler(logger)
     log = logging.getLogger(REQUEST_LOGGER)
+    # Before every before_request hook (the limiter's, which reaches Redis): a request stuck
+    # anywhere is still known to the worker-timeout line.
+    request_started.connect(_track, app)
+    app.teardown_request(_untrack)
 
     @app.before_request
     def _start():
@@ -134,8 +141,7 @@ def init_app(app: Flask) -> None:
         rid = _request_id()
         response.headers[REQUEST_ID_HEADER] = rid
         started = g.get("request_started")
-        # Health checks come every few seconds from the load balancer: debug only.
-        level = logging.DEBUG if request.path == "/healthz" else logging.INFO
+        level = logging.DEBUG if request.path in PROBES else logging.INFO
         if log.isEnabledFor(level):
             log.log(level, "requête", extra={
                 "request_id": rid,
@@ -146,6 +152,40 @@ def init_app(app: Flask) -> None:
                 "ip_hash": runtime.client_hash(),
             })
         return response
+
+
+#: The request this process is serving (gunicorn's sync workers serve one at a time).
+_in_flight: dict = {}
+
+
+def _track(_app, **_extra) -> None:
+    _in_flight.clear()
+    _in_flight.update(request_id=_request_id(), method=request.method,
+                      route=request.url_rule.rule if request.url_rule is not None else redact_path(request.path),
+                      started=time.perf_counter())
+
+
+def _untrack(_exc=None) -> None:
+    _in_flight.clear()
+
+
+def log_worker_timeout(timeout: int | None = None) -> None:
+    """One JSON line for the request a worker was killed in (gunicorn's ``worker_abort`` hook).
+
+    gunicorn's master sends SIGABRT to a worker silent for ``WORKER_TIMEOUT``
+    seconds; the worker runs this in its signal handler, then exits.  Without it
+    the request would leave no line at all: its ``after_request`` never comes.
+    """
+    current = dict(_in_flight)
+    started = current.pop("started", None)
+    logging.getLogger(REQUEST_LOGGER).error(
+        "requête interrompue : délai du worker dépassé (WORKER_TIMEOUT)" if current
+        else "worker interrompu hors requête : délai du worker dépassé (WORKER_TIMEOUT)",
+        extra={**current, "timeout_s": timeout, "pid": os.getpid(),
+               "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+               "event": "worker_timeout"})
+    for handler in logging.getLogger(APP_LOGGER).handlers:
+        handler.flush()
 
 
 def _request_id() -> str:

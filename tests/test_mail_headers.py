@@ -1,0 +1,80 @@
+"""Every mail carries a ``Date:`` and a ``Message-ID`` under the sender's domain (issue 17 §7).
+
+Activation mails had no ``Date:`` and a Message-ID ending in ``@reassort``: both
+make receiving servers score the mail as spam.  Checked on what a real SMTP
+server (aiosmtpd on loopback) receives, for the mails of the command line and of
+the web alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+
+import pytest
+
+from app import UnsafeConfiguration, create_app
+from reassort.adapters.messaging import Message, smtp
+from reassort.rules.mail import sender_domain
+from tests.flows import ask_link
+
+SENDER = "Élections professionnelles <ne-pas-repondre@vote.example.fr>"
+
+
+@pytest.fixture
+def settings(settings, smtp_server):
+    settings.update(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_TIMEOUT=2,
+                    MAIL_FROM=SENDER)
+    return settings
+
+
+def assert_dated_and_identified(mail) -> None:
+    sent = email.utils.parsedate_to_datetime(mail["Date"])
+    assert sent.tzinfo is not None  # with its offset (RFC 5322)
+    assert abs((dt.datetime.now(dt.timezone.utc) - sent).total_seconds()) < 300
+    assert re.fullmatch(r"<[^<>@\s]+@vote\.example\.fr>", mail["Message-ID"]), mail["Message-ID"]
+
+
+def test_activation_mails_carry_date_and_message_id_under_the_sender_domain(app, runner, make_voter, smtp_server):
+    make_voter(activated=False)
+    make_voter(activated=False)
+    result = runner.invoke(args=["voters", "send-activation"])
+    assert result.exit_code == 0, result.output
+    mails = smtp_server.handler.messages
+    assert len(mails) == 2
+    for mail in mails:
+        assert_dated_and_identified(mail)
+    assert mails[0]["Message-ID"] != mails[1]["Message-ID"]
+
+
+def test_reassort_link_mail_carries_date_and_message_id(logged_in, smtp_server):
+    client, _voter_id, _email = logged_in
+    ask_link(client)
+    [mail] = smtp_server.handler.messages
+    assert_dated_and_identified(mail)
+
+
+def test_message_id_falls_back_to_the_public_host_never_a_made_up_name():
+    mail = smtp.build(Message("email", "a@b.fr", "Objet", "Texte"),
+                      {"MAIL_FROM": "Élections", "PUBLIC_URL": "https://vote.example.fr"})
+    assert mail["Message-ID"].endswith("@vote.example.fr>") and mail["Date"]
+
+
+@pytest.mark.parametrize("sender, domain", [
+    (SENDER, "vote.example.fr"),
+    ("ne-pas-repondre@Vote.Example.FR", "vote.example.fr"),
+    ("Élections <ne-pas-repondre@localhost>", ""),
+    ("Élections professionnelles", ""),
+    ("<@vote.example.fr>", ""),
+])
+def test_sender_domain(sender, domain):
+    assert sender_domain(sender) == domain
+
+
+def test_production_refuses_a_sender_without_a_domain(tmp_path):
+    from tests.test_production import safe_production
+
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app({**safe_production(tmp_path), "MAIL_FROM": "Élections professionnelles"})
+    assert [p.split(" ", 1)[0] for p in refused.value.problems] == ["MAIL_FROM"]

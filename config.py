@@ -104,6 +104,9 @@ SETTINGS = Table([
     # -- deployment -------------------------------------------------------------
     S("PROXY_COUNT", Int(0, 5), 0, "proxies in front of the app for the client address (nginx: 1)"),
     S("LOG_LEVEL", Choice(("DEBUG", "INFO", "WARNING", "ERROR")), "INFO", "log level"),
+    # -- operations ---------------------------------------------------------------
+    S("METRICS_TOKEN", Secret(), "", "bearer token Prometheus presents at /metrics (32 characters at least); "
+                                     "empty = no metrics endpoint"),
     S("CLOCK", Hook(), None, "the clock (epoch seconds), injected by tests only"),
     # Read by gunicorn.conf.py (declared here so that the app knows the names).
     S("BIND", Text(), "127.0.0.1:8000", "gunicorn: address to listen on", server=True),
@@ -114,6 +117,8 @@ SETTINGS = Table([
     S("ACCESS_LOG", Text(), "", "gunicorn: « - » or a file for its own access log (off by default)", server=True),
     S("GUNICORN_LOG_LEVEL", Choice(("debug", "info", "warning", "error")), "info", "gunicorn: log level",
       server=True),
+    S("METRICS_DIR", Text(), "", "gunicorn: folder of the workers' metric files, emptied at start; empty = a "
+                                 "private temporary folder", server=True),
 ])
 
 #: Names whose value is a secret: never printed by ``check-config`` nor logged.
@@ -167,6 +172,9 @@ def unsafe_settings(settings: dict) -> list[str]:
         problems.append("PUBLIC_URL : doit être en https:// (cookies Secure, liens envoyés)")
     if int(settings.get("BCRYPT_ROUNDS") or 0) < 12:
         problems.append("BCRYPT_ROUNDS : 12 au moins en production")
+    metrics_token = str(settings.get("METRICS_TOKEN") or "")
+    if metrics_token and len(metrics_token) < 32:
+        problems.append("METRICS_TOKEN : trop court (32 caractères au moins), ou vide pour couper /metrics")
     return problems
 
 

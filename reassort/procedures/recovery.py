@@ -105,17 +105,20 @@ def request_by_challenge(s: Session, voter: Voter, answer: str, identifier: str,
     return send_link(s, voter, channel, destination)
 
 
-def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkRequest:
-    """Send the voter a new single-use link, voiding older ones (shared by FranceConnect)."""
+def send_link(s: Session, voter: Voter, channel: str, destination: str, path: str = audit.DEFI) -> LinkRequest:
+    """Send the voter a new single-use link, voiding older ones (shared by FranceConnect).
+
+    ``path`` (``audit.DEFI`` or ``audit.FRANCECONNECT``) is written in the audit details.
+    """
     now = runtime.now_int()
     in_hour = _links_in_this_hour(voter, now)
     if in_hour >= runtime.setting("LINKS_PER_HOUR"):
-        audit.record(s, "throttled", voter.id, "links_per_hour")
+        audit.record(s, "throttled", voter.id, audit.path_detail(path, "links_per_hour"))
         s.commit()
         return LinkRequest(TOO_MANY_LINKS, voter.link_window_start + 3600 - now)
     reservation = quotas.reserve(f"{runtime.setting(CAP_SETTINGS[channel])} per hour", "global-sends", channel)
     if reservation is None:
-        audit.record(s, "throttled", voter.id, f"global_cap_{channel}")
+        audit.record(s, "throttled", voter.id, audit.path_detail(path, f"global_cap_{channel}"))
         s.commit()
         return LinkRequest(CAPPED)
     generation = new_generation(voter.link_generation)
@@ -132,13 +135,13 @@ def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkR
         s.rollback()
         reservation.give_back()
         log.warning("envoi du lien impossible (canal %s) : %s", channel, exc)
-        audit.record_now(s, "link_send_failed", voter.id, channel)
+        audit.record_now(s, "link_send_failed", voter.id, audit.path_detail(path, channel))
         return LinkRequest(SEND_FAILED)
     window_start = voter.link_window_start if in_hour else now
     s.execute(update(Voter).where(Voter.id == voter.id).values(
         link_generation=generation, link_window_start=window_start, links_in_window=in_hour + 1)
         .execution_options(synchronize_session=False))
-    audit.record(s, "link_requested", voter.id, channel)
+    audit.record(s, "link_requested", voter.id, audit.path_detail(path, channel))
     s.commit()
     return LinkRequest(SENT)
 

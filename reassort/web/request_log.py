@@ -25,7 +25,7 @@ import uuid
 
 from flask import Flask, g, has_request_context, request
 
-from reassort import runtime
+from reassort import metrics, runtime
 
 #: The app's logger (its level is ``LOG_LEVEL``); its records become JSON lines on stderr.
 APP_LOGGER = "reassort"
@@ -134,18 +134,31 @@ def init_app(app: Flask) -> None:
         rid = _request_id()
         response.headers[REQUEST_ID_HEADER] = rid
         started = g.get("request_started")
-        # Health checks come every few seconds from the load balancer: debug only.
-        level = logging.DEBUG if request.path == "/healthz" else logging.INFO
+        seconds = time.perf_counter() - started if started else None
+        _count(app, response.status_code, seconds)
+        # Health checks and scrapes come every few seconds from the machines: debug only.
+        level = logging.DEBUG if request.path in ("/healthz", "/metrics") else logging.INFO
         if log.isEnabledFor(level):
             log.log(level, "requête", extra={
                 "request_id": rid,
                 "method": request.method,
                 "route": request.url_rule.rule if request.url_rule is not None else redact_path(request.path),
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+                "duration_ms": round(seconds * 1000, 1) if seconds is not None else None,
                 "ip_hash": runtime.client_hash(),
             })
         return response
+
+
+def _count(app: Flask, status: int, seconds: float | None) -> None:
+    """The request in the metrics, under its route's name (never its path)."""
+    if "reassort.metrics_endpoints" not in app.extensions:
+        # Every blueprint is registered by the first request: their names are the only
+        # values an ``endpoint`` label may take.
+        metrics.allow_endpoints(app.view_functions)
+        app.extensions["reassort.metrics_endpoints"] = True
+    endpoint = request.url_rule.endpoint if request.url_rule is not None else None
+    metrics.observe_request(endpoint, request.method, status, seconds)
 
 
 def _request_id() -> str:

@@ -4,7 +4,20 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from reassort.cli import audit, check_config, codes, db, demo, purge, voters
+    # These add commands to the groups above (audit, voters) or groups of their own.
+    from reassort.cli import (  # noqa: F401
+        audit,
+        audit_report,
+        check_config,
+        codes,
+        db,
+        demo,
+        helpdesk,
+        integrity,
+        messages,
+        purge,
+        voters,
+    )
 
-    for module in (db, voters, codes, audit, demo, check_config, purge):
+    for module in (db, voters, codes, audit, demo, check_config, purge, integrity, messages):
         module.register(app)

@@ -48,6 +48,9 @@ LABELS = {
     "codes_issued": "Lots de codes initiaux générés",
     "voters_imported": "Imports d'électeurs",
     "purge": "Purges",
+    "helpdesk_show": "Assistance : consultations de l'état d'un électeur",
+    "helpdesk_unlock": "Assistance : levées de suspension",
+    "helpdesk_resend_activation": "Assistance : liens d'activation renvoyés",
 }
 
 

@@ -8,6 +8,8 @@ after, and asserts the whole difference — what moved, and that nothing else di
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -314,3 +316,11 @@ def test_production_refuses_a_short_metrics_token():
     assert any(p.startswith("METRICS_TOKEN") for p in problems)
     problems = config.unsafe_settings({**config.load({"ENV": "development"}), "METRICS_TOKEN": TOKEN})
     assert not any(p.startswith("METRICS_TOKEN") for p in problems)
+
+
+def test_nginx_sample_never_passes_the_metrics_on():
+    from pathlib import Path
+    conf = (Path(__file__).resolve().parent.parent / "deploy" / "nginx-reassort.conf").read_text(encoding="utf-8")
+    tls = conf.split("listen 443", 1)[1]
+    block = re.search(r"location = /metrics \{(.*?)\}", tls, flags=re.S)
+    assert block and block.group(1).split() == ["return", "404;"]

@@ -102,10 +102,10 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    """A worker died or was recycled: its counters stay, its live gauges go."""
-    from prometheus_client import multiprocess
+    """A worker died or was recycled: its counts join the archive of the dead ones (``metrics.worker_died``)."""
+    from reassort import metrics
 
-    multiprocess.mark_process_dead(worker.pid, _metrics_path)
+    metrics.worker_died(worker.pid, _metrics_path)
 
 
 def on_exit(server):

@@ -21,13 +21,17 @@ the process.  No Flask, no database here.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, disable_created_metrics, multiprocess
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.mmap_dict import MmapedDict
 
 from reassort.rules import identity
 
@@ -203,11 +207,49 @@ def multiprocess_dir() -> str | None:
 
 def exposition(accept: str | None) -> tuple[bytes, str]:
     """The metrics as text (OpenMetrics when ``accept`` asks for it) and their content type."""
-    path = multiprocess_dir()
-    if path:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=path)
-    else:
-        registry = REGISTRY
     encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type
+    path = multiprocess_dir()
+    if not path:
+        return encoder(REGISTRY), content_type
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)
+    with _files_locked(path, exclusive=False):  # never while a dead worker's files are being folded
+        return encoder(registry), content_type
+
+
+@contextlib.contextmanager
+def _files_locked(path: str, exclusive: bool) -> Iterator[None]:
+    with open(os.path.join(path, ".lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield  # released when the file closes
+
+
+def worker_died(pid: int, path: str) -> None:
+    """Fold a dead worker's counts into one archive file per type (gunicorn's ``child_exit``).
+
+    Every worker recycled by gunicorn (``max_requests``) would otherwise leave its files
+    behind, and every scrape would read thousands of them by the end of the poll.  The
+    counts are added key by key (counters and histogram buckets are sums), the archive
+    replaced at once, then the dead worker's file removed — all under an exclusive lock
+    that scrapes share, so that no scrape ever counts a worker twice or not at all.
+    """
+    multiprocess.mark_process_dead(pid, path)  # its live gauges, if any
+    with _files_locked(path, exclusive=True):
+        for kind in ("counter", "histogram"):
+            dead = os.path.join(path, f"{kind}_{pid}.db")
+            if not os.path.exists(dead):
+                continue
+            archive = os.path.join(path, f"{kind}_archive.db")
+            totals: dict[str, float] = defaultdict(float)
+            for source in (archive, dead):
+                if os.path.exists(source):
+                    for key, value, _timestamp, _position in MmapedDict.read_all_values_from_file(source):
+                        totals[key] += value
+            folded = MmapedDict(archive + ".new")  # not « *.db »: no scrape reads it half written
+            try:
+                for key, value in totals.items():
+                    folded.write_value(key, value, 0.0)
+            finally:
+                folded.close()
+            os.replace(archive + ".new", archive)
+            os.remove(dead)

@@ -162,7 +162,7 @@ def test_metrics_of_a_journey_through_gunicorn_with_two_workers(server, make_vot
     first, second = sorted(served_by(server))
     for killed in (first, second):  # the second folds into the archive the first one started
         os.kill(killed, signal.SIGKILL)
-        wait_for_replacement(server)
+        wait_for_replacement(server, killed)
         after = scrape(server.base)
         assert {k: v for k, v in after.items() if not k[0].startswith("reassort_http_")} == derived
     # Its files were folded into the archive of the dead workers: scrapes read a few files, not one per worker ever.
@@ -178,13 +178,17 @@ def served_by(server: Gunicorn) -> set[int]:
     return {pid for pid in pids if os.path.exists(f"/proc/{pid}")}
 
 
-def wait_for_replacement(server: Gunicorn, timeout: float = 30) -> None:
-    """Until the master has two workers again (read from /proc: no clock to inject in a real server)."""
+def wait_for_replacement(server: Gunicorn, killed: int, timeout: float = 30) -> None:
+    """Until the master has reaped ``killed`` (its ``child_exit`` ran) and has two workers again.
+
+    Read from /proc (no clock to inject in a real server): a killed worker stays among the
+    master's children, a zombie, until the master reaps it.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pid = server.process.pid
         children = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        if len(children) == 2 and all(os.path.exists(f"/proc/{c}") for c in children):
+        if len(children) == 2 and str(killed) not in children:
             server.wait_ready()
             return
         time.sleep(0.1)

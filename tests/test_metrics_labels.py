@@ -23,8 +23,9 @@ from tests.conftest import ANSWER, NUMEN, csrf_of
 from tests.fuzzing import NASTY, OPEN_LIMITS, any_text, field_text, form_submission, fuzz_settings
 
 TOKEN = "jeton-de-supervision-0123456789abcdef"
-#: What a personal value would look like: an address, a number, a token, a voter id.
-PERSONAL = re.compile(r"@|%40|\d{5,}|\+\d|[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{4,}|[^\x21-\x7e]")
+#: What a personal value would look like: an address, a number or a voter id, a character
+#: no code word has, or a token (long, upper case and digits mixed; route names are lower case).
+PERSONAL = re.compile(r"@|%40|\d{5,}|\+\d|[^\x21-\x7e]|(?=\S*[A-Z])(?=\S*\d)\S{20,}")
 #: E-mail addresses, numbers and domains a voter could type.
 DESTINATIONS = st.one_of(st.sampled_from(NASTY), field_text,
                          st.builds(lambda local, domain: f"{local}@{domain}",

@@ -113,6 +113,9 @@ SETTINGS = Table([
     # -- deployment -------------------------------------------------------------
     S("PROXY_COUNT", Int(0, 5), 0, "proxies in front of the app for the client address (nginx: 1)"),
     S("LOG_LEVEL", Choice(("DEBUG", "INFO", "WARNING", "ERROR")), "INFO", "log level"),
+    # -- operations ---------------------------------------------------------------
+    S("METRICS_TOKEN", Secret(), "", "bearer token Prometheus presents at /metrics (32 characters at least); "
+                                     "empty = no metrics endpoint"),
     S("CLOCK", Hook(), None, "the clock (epoch seconds), injected by tests only"),
     # Read by gunicorn.conf.py (declared here so that the app knows the names).
     S("BIND", Text(), "127.0.0.1:8000", "gunicorn: address to listen on", server=True),
@@ -123,6 +126,8 @@ SETTINGS = Table([
     S("ACCESS_LOG", Text(), "", "gunicorn: « - » or a file for its own access log (off by default)", server=True),
     S("GUNICORN_LOG_LEVEL", Choice(("debug", "info", "warning", "error")), "info", "gunicorn: log level",
       server=True),
+    S("METRICS_DIR", Text(), "", "gunicorn: folder of the workers' metric files, emptied at start; empty = a "
+                                 "private temporary folder", server=True),
 ])
 
 #: Names whose value is a secret: never printed by ``check-config`` nor logged.
@@ -228,6 +233,9 @@ def _refusals(settings: dict) -> list[str]:
     if not sender_domain(str(settings.get("MAIL_FROM") or "")):
         problems.append("MAIL_FROM : adresse d'expéditeur sans domaine (ex. « Élections <ne-pas-repondre@"
                         "vote.example.fr> »)")
+    metrics_token = str(settings.get("METRICS_TOKEN") or "")
+    if metrics_token and len(metrics_token) < 32:
+        problems.append("METRICS_TOKEN : trop court (32 caractères au moins), ou vide pour couper /metrics")
     return problems
 
 

@@ -14,6 +14,11 @@ Read from the environment (the same file systemd loads for the app, see
   keyed IP hash (``reassort.web.request_log``); this one, when on, is JSON too, without
   query string, address or user agent, tokens masked.
 
+- ``REASSORT_METRICS_DIR``: the folder where every worker writes its metric counts
+  (prometheus_client's multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR``), emptied when
+  the server starts; by default a private temporary folder, removed when it stops.
+  ``/metrics`` adds up the files of every worker, dead ones included.
+
 Every line gunicorn writes is JSON (``request_log.JsonFormatter``); a worker killed
 by the timeout writes one more, with the request id and route it was serving
 (``worker_abort``).  nginx gives up first (``proxy_read_timeout`` 25 s in
@@ -23,11 +28,14 @@ by the timeout writes one more, with the request id and route it was serving
 import importlib.util
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 from gunicorn.glogging import Logger
 
 from reassort.settings import ConfigurationRefused
-from reassort.web import request_log
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _config_table():
@@ -43,6 +51,26 @@ try:
     _settings = _config_table().server_settings()
 except ConfigurationRefused as refused:
     raise SystemExit(refused.format_message()) from None
+
+
+
+def _metrics_dir(configured: str) -> tuple[str, bool]:
+    """The folder of the workers' metric files, and whether it is a temporary one of ours."""
+    current = os.environ.get(MULTIPROC_ENV)
+    if current and (not configured or current == configured):
+        return current, False  # this file read again by the running master (reload): same folder
+    if configured:
+        os.makedirs(configured, mode=0o700, exist_ok=True)
+        return configured, False
+    return tempfile.mkdtemp(prefix="reassort-metrics-"), True
+
+
+_metrics_path, _metrics_path_is_ours = _metrics_dir(_settings["METRICS_DIR"])
+# prometheus_client chooses its multiprocess mode when it is first imported: before the
+# request log (which imports it) and before the app is loaded.
+os.environ[MULTIPROC_ENV] = _metrics_path
+
+from reassort.web import request_log  # noqa: E402  (after PROMETHEUS_MULTIPROC_DIR, see above)
 
 bind = _settings["BIND"]
 # Sync workers: each request is short and CPU-bound (bcrypt), no long polling.
@@ -65,6 +93,28 @@ limit_request_fields = 50
 proc_name = "reassort"
 # No runtime control socket (``gunicornc``): workers are managed through systemd only.
 control_socket_disable = True
+
+
+
+def on_starting(server):
+    """Empty the metrics folder once per start (not on reload): counts start from zero."""
+    for name in os.listdir(_metrics_path):
+        pid = name.rsplit("_", 1)[-1].removesuffix(".db")
+        if name.endswith(".db") and pid != str(os.getpid()):
+            os.remove(os.path.join(_metrics_path, name))
+
+
+def child_exit(server, worker):
+    """A worker died or was recycled: its counts join the archive of the dead ones (``metrics.worker_died``)."""
+    from reassort import metrics
+
+    metrics.worker_died(worker.pid, _metrics_path)
+
+
+def on_exit(server):
+    if _metrics_path_is_ours:
+        shutil.rmtree(_metrics_path, ignore_errors=True)
+
 
 errorlog = "-"
 loglevel = _settings["GUNICORN_LOG_LEVEL"]

@@ -112,7 +112,7 @@ def test_match_sends_one_link_by_email_to_the_franceconnect_address_and_it_regen
     assert messages[0]["channel"] == "email" and messages[0]["to"] == FC_EMAIL != record_email
     assert "/reassort/lien/" in messages[0]["body"]
     assert [e.voter_id for e in events(app, "franceconnect_match")] == [voter_id]
-    assert [e.detail for e in events(app, "link_requested")] == ["email"]
+    assert [e.detail for e in events(app, "link_requested")] == ["franceconnect:email"]
 
     reveal = regenerate(client, last_link(messages))
     assert reveal.status_code == 200

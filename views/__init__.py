@@ -14,6 +14,9 @@ def init_app(app: Flask) -> None:
     if config.franceconnect_enabled(app.config):
         from views import franceconnect
         app.register_blueprint(franceconnect.bp)
+    if app.config.get("METRICS_TOKEN"):
+        from views import metrics
+        app.register_blueprint(metrics.bp)
     if app.config.get("FRANCECONNECT_STANDIN"):
         from reassort.adapters.franceconnect.standin import views as standin
         app.register_blueprint(standin.bp)

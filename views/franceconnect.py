@@ -102,7 +102,7 @@ def callback():
         return _problem("no_email", 502, "email")
     audit.record(db.session, "franceconnect_match", voter.id)
     db.session.commit()
-    outcome = recovery.send_link(db.session, voter, "email", address).outcome
+    outcome = recovery.send_link(db.session, voter, "email", address, path=audit.FRANCECONNECT).outcome
     if outcome == recovery.SENT:
         return render_template("franceconnect/sent.html", masked=contacts.mask_email(address),
                                minutes=runtime.setting("REISSUE_LINK_MAX_AGE") // 60)

@@ -4,7 +4,21 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from reassort.cli import audit, check_config, codes, db, demo, purge, reissue, voters
+    # These add commands to the groups above (audit, voters) or groups of their own.
+    from reassort.cli import (  # noqa: F401
+        audit,
+        audit_report,
+        check_config,
+        codes,
+        db,
+        demo,
+        helpdesk,
+        integrity,
+        messages,
+        purge,
+        reissue,
+        voters,
+    )
 
-    for module in (db, voters, codes, reissue, audit, demo, check_config, purge):
+    for module in (db, voters, codes, reissue, audit, demo, check_config, purge, integrity, messages):
         module.register(app)

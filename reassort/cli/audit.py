@@ -49,6 +49,9 @@ LABELS = {
     "code_reissued": "Codes réémis (notices perdues ou mal imprimées)",
     "voters_imported": "Imports d'électeurs",
     "purge": "Purges",
+    "helpdesk_show": "Assistance : consultations de l'état d'un électeur",
+    "helpdesk_unlock": "Assistance : levées de suspension",
+    "helpdesk_resend_activation": "Assistance : liens d'activation renvoyés",
 }
 
 

@@ -2,11 +2,16 @@
 
 Never a secret, a code, a token, a NUMEN/NIR, a phone number or an e-mail address:
 ``detail`` only takes short words from the code (a channel, a reason), or what an
-operator's command was told (``codes reissue``: the operator's name, no address, and the reason).
+operator's command was told (``codes reissue``, the help desk: the operator's name, no
+address, and the reason).  The events of a réassort's link (``link_requested``,
+``link_send_failed``, ``throttled``) say which path the voter took: the bare word for the
+question défi (``email``), the word after ``franceconnect:`` for FranceConnect
+(``franceconnect:email``), see ``path_detail``.
 
 Requests that carry nothing (no token, a forged one) and throttled floods are
 counted per hour (``tally``), not written one row each: nobody can fill the trail
-from outside (SPEC §2, SEC-44).  ``counts`` adds both.
+from outside (SPEC §2, SEC-44).  ``counts`` adds both.  Every event recorded is also
+counted in the metrics once its transaction commits (``audit_metrics``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from reassort import runtime
+from reassort.procedures import audit_metrics
 from reassort.storage.models import AuditEvent, AuditTally
 
 EVENTS = {
@@ -29,8 +35,23 @@ EVENTS = {
     "link_opened", "link_invalid", "code_regenerated", "regeneration_conflict",
     "reassort_closed", "franceconnect_match", "franceconnect_mismatch",
     "franceconnect_error", "franceconnect_cancel", "codes_issued", "code_reissued", "voters_imported",
-    "purge",
+    "purge", "helpdesk_show", "helpdesk_unlock", "helpdesk_resend_activation",
 }
+
+#: The two paths of a réassort (SPEC §1 steps 4 and 5).
+DEFI = "defi"
+FRANCECONNECT = "franceconnect"
+
+
+def path_detail(path: str, word: str) -> str:
+    """The detail of a réassort event: ``word`` for the question défi, ``franceconnect:word`` otherwise."""
+    return word if path == DEFI else f"{path}:{word}"
+
+
+def split_path(detail: str | None) -> tuple[str, str]:
+    """``(path, word)`` of a detail written by ``path_detail`` (any other detail is the défi's word)."""
+    head, sep, word = (detail or "").partition(":")
+    return (FRANCECONNECT, word) if sep and head == FRANCECONNECT else (DEFI, detail or "")
 
 
 def record(session: Session, event: str, voter_id: int | None = None, detail: str | None = None) -> None:
@@ -39,6 +60,7 @@ def record(session: Session, event: str, voter_id: int | None = None, detail: st
         raise ValueError(f"événement d'audit inconnu : {event!r}")
     session.add(AuditEvent(at=runtime.utcnow(), event=event, voter_id=voter_id,
                            ip_hash=runtime.client_hash(), detail=detail))
+    audit_metrics.note(session, event, detail)
 
 
 def record_now(session: Session, event: str, voter_id: int | None = None, detail: str | None = None) -> None:

@@ -132,8 +132,10 @@ def _lock(s: Session, voter_id: int, level: int, now: int) -> None:
     s.commit()
 
 
-def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkRequest:
+def send_link(s: Session, voter: Voter, channel: str, destination: str, path: str = audit.DEFI) -> LinkRequest:
     """Send the voter a new single-use link, voiding older ones (shared by FranceConnect).
+
+    ``path`` (``audit.DEFI`` or ``audit.FRANCECONNECT``) is written in the audit details.
 
     The voter's place this hour and the channel's global place are both reserved
     before the message leaves, and both given back if our delivery fails (SEC-41).
@@ -141,13 +143,13 @@ def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkR
     now = runtime.now_int()
     place = quotas.take(s, LINKS, voter.id, runtime.setting("LINKS_PER_HOUR"), now)
     if place is None:
-        audit.record(s, "throttled", voter.id, "links_per_hour")
+        audit.record(s, "throttled", voter.id, audit.path_detail(path, "links_per_hour"))
         s.commit()
         return LinkRequest(TOO_MANY_LINKS, max(0, quotas.window_ends(s, LINKS, voter.id) - now))
     reservation = quotas.reserve(f"{runtime.setting(CAP_SETTINGS[channel])} per hour", "global-sends", channel)
     if reservation is None:
         place.give_back(s)  # nothing sent: the voter is not charged for the global cap
-        audit.record(s, "throttled", voter.id, f"global_cap_{channel}")
+        audit.record(s, "throttled", voter.id, audit.path_detail(path, f"global_cap_{channel}"))
         s.commit()
         return LinkRequest(CAPPED)
     generation = new_generation(voter.link_generation)
@@ -165,11 +167,11 @@ def send_link(s: Session, voter: Voter, channel: str, destination: str) -> LinkR
         reservation.give_back()
         place.give_back(s)
         log.warning("envoi du lien impossible (canal %s) : %s", channel, exc)
-        audit.record_now(s, "link_send_failed", voter.id, channel)
+        audit.record_now(s, "link_send_failed", voter.id, audit.path_detail(path, channel))
         return LinkRequest(SEND_FAILED)
     s.execute(update(Voter).where(Voter.id == voter.id).values(link_generation=generation)
               .execution_options(synchronize_session=False))
-    audit.record(s, "link_requested", voter.id, channel)
+    audit.record(s, "link_requested", voter.id, audit.path_detail(path, channel))
     s.commit()
     return LinkRequest(SENT)
 

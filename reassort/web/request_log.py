@@ -26,7 +26,7 @@ import uuid
 
 from flask import Flask, g, has_request_context, request, request_started
 
-from reassort import runtime
+from reassort import metrics, runtime
 
 #: The app's logger (its level is ``LOG_LEVEL``); its records become JSON lines on stderr.
 APP_LOGGER = "reassort"
@@ -141,6 +141,9 @@ def init_app(app: Flask) -> None:
         rid = _request_id()
         response.headers[REQUEST_ID_HEADER] = rid
         started = g.get("request_started")
+        seconds = time.perf_counter() - started if started else None
+        _count(app, response.status_code, seconds)
+        # Health checks and scrapes come every few seconds from the machines: debug only.
         level = logging.DEBUG if request.path in PROBES else logging.INFO
         if log.isEnabledFor(level):
             log.log(level, "requête", extra={
@@ -148,7 +151,7 @@ def init_app(app: Flask) -> None:
                 "method": request.method,
                 "route": request.url_rule.rule if request.url_rule is not None else redact_path(request.path),
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+                "duration_ms": round(seconds * 1000, 1) if seconds is not None else None,
                 "ip_hash": runtime.client_hash(),
             })
         return response
@@ -186,6 +189,17 @@ def log_worker_timeout(timeout: int | None = None) -> None:
                "event": "worker_timeout"})
     for handler in logging.getLogger(APP_LOGGER).handlers:
         handler.flush()
+
+
+def _count(app: Flask, status: int, seconds: float | None) -> None:
+    """The request in the metrics, under its route's name (never its path)."""
+    if "reassort.metrics_endpoints" not in app.extensions:
+        # Every blueprint is registered by the first request: their names are the only
+        # values an ``endpoint`` label may take.
+        metrics.allow_endpoints(app.view_functions)
+        app.extensions["reassort.metrics_endpoints"] = True
+    endpoint = request.url_rule.endpoint if request.url_rule is not None else None
+    metrics.observe_request(endpoint, request.method, status, seconds)
 
 
 def _request_id() -> str:

@@ -4,13 +4,18 @@ The backend of each channel is chosen by configuration (``MAIL_BACKEND``,
 ``SMS_BACKEND``): ``console`` and ``outbox`` for development, demos and tests,
 ``smtp`` and ``http`` for production.  Texts come from templates under
 ``templates/messages``.  A backend that cannot deliver raises ``DeliveryError``;
-callers tell the voter and change nothing.
+callers tell the voter and change nothing.  Every hand-over, accepted or refused, is
+counted here once (``reassort.metrics.delivery``: channel, backend, recipient's
+domain when it is a large public one).
 """
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, current_app
 
+from reassort import metrics
 from reassort.adapters.messaging import console, outbox, sms_http, smtp
 from reassort.adapters.messaging.base import DeliveryError, Message
 
@@ -46,8 +51,20 @@ def render_sms(template: str, to: str, **context) -> Message:
 
 
 def send_email(message: Message) -> None:
-    MAIL_BACKENDS[current_app.config["MAIL_BACKEND"]](message, current_app.config)
+    """Hand ``message`` to the configured e-mail backend (``MAIL_BACKEND``); ``DeliveryError`` if refused."""
+    _deliver(MAIL_BACKENDS, current_app.config["MAIL_BACKEND"], message)
 
 
 def send_sms(message: Message) -> None:
-    SMS_BACKENDS[current_app.config["SMS_BACKEND"]](message, current_app.config)
+    """Hand ``message`` to the configured SMS backend (``SMS_BACKEND``); ``DeliveryError`` if refused."""
+    _deliver(SMS_BACKENDS, current_app.config["SMS_BACKEND"], message)
+
+
+def _deliver(backends: dict, provider: str, message: Message) -> None:
+    started = time.perf_counter()
+    try:
+        backends[provider](message, current_app.config)
+    except DeliveryError:
+        metrics.delivery(message.channel, provider, message.to, False, time.perf_counter() - started)
+        raise
+    metrics.delivery(message.channel, provider, message.to, True, time.perf_counter() - started)

@@ -31,7 +31,7 @@ from tests.tls import TestCA
 
 EXAMPLE = os.path.join(ROOT, "deploy", "reassort.env.example")
 PLACEHOLDERS = {"SECRET_KEY", "HASH_PEPPER", "DATABASE_URL", "RATELIMIT_STORAGE_URI", "SMTP_PASSWORD",
-                "SMS_HTTP_AUTH", "FRANCECONNECT_CLIENT_ID", "FRANCECONNECT_CLIENT_SECRET"}
+                "SMS_HTTP_AUTH", "FRANCECONNECT_CLIENT_ID", "FRANCECONNECT_CLIENT_SECRET", "METRICS_TOKEN"}
 
 
 def read_env_file(path: str) -> dict[str, str]:

@@ -140,7 +140,8 @@ def write_new_codes(session, out) -> int:
                                              for v, code in zip(voters, new_codes, strict=True)])
             if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(voters):
                 raise CodesChanged()
-            writer.writerows((v.identifiant, v.nom, v.prenoms, code) for v, code in zip(voters, new_codes, strict=True))
+            writer.writerows((v.identifiant, v.nom, v.prenoms, codes.printed(code))
+                            for v, code in zip(voters, new_codes, strict=True))
             last_id, count = voters[-1].id, count + len(voters)
             bar.update(len(voters))
 

@@ -113,7 +113,8 @@ def test_question_defi_states_are_accessible(page, live, screens):
 
 
 def test_throttled_and_closed_pages_are_accessible(page, live, screens):
-    site = live(LOGIN_LIMIT_PER_ACCOUNT="1 per hour", ELECTION_CLOSES_AT="2020-12-08T18:00:00+01:00")
+    site = live(LOGIN_LIMIT_PER_ACCOUNT="1 per hour", ELECTION_OPENS_AT="2026-11-24T09:00:00+01:00",
+                ELECTION_CLOSES_AT="2026-12-01T18:00:00+01:00")
     _first, first_email = site.add_voter()
     _second, second_email = site.add_voter()
     login(page, site, first_email, "pas le bon mot de passe")

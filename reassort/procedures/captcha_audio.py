@@ -3,7 +3,7 @@
 Each digit is a recording of ``reassort/data/captcha_voices/<digit>.wav`` (16 kHz,
 16-bit mono, made by ``scripts/make_captcha_voices.sh``), played forward, at a
 slightly varied loudness, with a pause of 0.6 to 0.9 s between digits; a soft
-noise (about 30 dB below the voices) runs underneath.  No reversed or overlapping
+noise (its RMS about 25 dB below the voices) runs underneath.  No reversed or overlapping
 voices as decoys: six digits take about eight seconds.  All randomness comes
 from ``rng`` (derived from the challenge by ``captchas``): one challenge, one recording.
 """
@@ -22,7 +22,7 @@ VOICES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 LEAD_IN, TAIL = 0.6, 0.5          # seconds of noise before the first digit and after the last
 PAUSE = (0.6, 0.9)                # seconds between two digits
 GAIN = (0.8, 1.0)                 # loudness of each digit, relative to its recording
-NOISE_SHIFT = 5                   # noise = random 16-bit samples >> 5: peak 1024, 30 dB under the voices
+NOISE_SHIFT = 6                   # noise = random 16-bit samples >> 6: peak 512, RMS ~25 dB under the voices
 
 
 @functools.lru_cache(maxsize=None)
@@ -49,7 +49,7 @@ def render(digits: str, rng: random.Random) -> bytes:
         track.extend(_silence(TAIL if i == len(digits) - 1 else rng.uniform(*PAUSE)))
     noise = array("h")
     noise.frombytes(rng.randbytes(2 * len(track)))
-    # Voices peak at -3 dB (23 000) and the noise at 1 024: the sum never leaves 16 bits.
+    # Voices peak at -3 dB (23 000) and the noise at 512: the sum never leaves 16 bits.
     mixed = array("h", [s + (n >> NOISE_SHIFT) for s, n in zip(track, noise, strict=True)])
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:

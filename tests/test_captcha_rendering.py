@@ -12,6 +12,10 @@ from PIL import Image
 from reassort.procedures import captcha_audio, captcha_image, captchas
 
 
+def rng(seed: int) -> random.Random:
+    return random.Random(seed)  # noqa: S311  (a test's reproducible draw, not a secret)
+
+
 def luminance(rgb) -> float:
     def channel(c):
         c /= 255
@@ -27,10 +31,10 @@ def contrast(a, b) -> float:
 
 @pytest.mark.parametrize("seed", range(20))
 def test_image_digits_stand_apart_dark_on_light(seed):
-    image, boxes = captcha_image.render("283947", random.Random(seed))
+    image, boxes = captcha_image.render("283947", rng(seed))
     assert image.size == (captcha_image.WIDTH, captcha_image.HEIGHT) and len(boxes) == 6
     # Left to right, inside the picture, never touching each other (no overlap to untangle).
-    for (left, top, right, bottom), (next_left, *_rest) in zip(boxes, boxes[1:], strict=False):
+    for (_left, _top, right, _bottom), (next_left, *_rest) in zip(boxes, boxes[1:], strict=False):
         assert right < next_left
     assert all(0 <= b[0] and b[2] <= image.width and 0 <= b[1] and b[3] <= image.height for b in boxes)
     pixels = image.load()
@@ -88,8 +92,8 @@ def correlation(a, b) -> float:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_audio_says_six_digits_forward_clearly_at_16_khz(seed):
-    digits = "".join(random.Random(seed).choice(captchas.ALPHABET) for _ in range(6))
-    with wave.open(io.BytesIO(captcha_audio.render(digits, random.Random(seed)))) as wav:
+    digits = "".join(rng(seed).choice(captchas.ALPHABET) for _ in range(6))
+    with wave.open(io.BytesIO(captcha_audio.render(digits, rng(seed)))) as wav:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (16000, 2, 1)
         samples = array("h", wav.readframes(wav.getnframes()))
     seconds = len(samples) / 16000

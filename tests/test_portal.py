@@ -96,9 +96,10 @@ def test_right_code_opens_voting_space(logged_in):
     assert "Espace de vote" in html and "Comité social d'administration" in html
 
 
-@pytest.mark.parametrize("typed", [f"  {CODE}  ", " ".join(codes.groups(CODE)), "\u00a0".join(codes.groups(CODE)),
-                                   "\u202f".join(codes.groups(CODE)), " ".join(CODE), CODE[:4] + "\t" + CODE[4:] + "\n"],
-                         ids=["around", "groups", "no-break", "narrow-no-break", "every-char", "tab-newline"])
+@pytest.mark.parametrize("typed", [
+    f"  {CODE}  ", " ".join(codes.groups(CODE)), "\u00a0".join(codes.groups(CODE)), "\u202f".join(codes.groups(CODE)),
+    " ".join(CODE), CODE[:4] + "\t" + CODE[4:] + "\n",
+], ids=["around", "groups", "no-break", "narrow-no-break", "every-char", "tab-newline"])
 def test_code_typed_with_any_spaces_is_accepted(logged_in, typed):
     client, _, _ = logged_in
     assert enter_code(client, typed).status_code == 302

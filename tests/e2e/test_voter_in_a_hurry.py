@@ -223,7 +223,7 @@ def test_item05_sec08_question_defi_keeps_what_is_not_secret_warns_then_locks_un
     expect(page.get_by_role("alert")).to_contain_text("suspendue jusqu'à 11 h 42")
     expect(page.get_by_label("Réponse à votre question défi")).to_have_count(0)
     expect(page.get_by_role("button", name="Recevoir le lien")).to_have_count(0)
-    screens.check(page, "19-question-defi-suspendue")
+    screens.check(page, "45-question-defi-suspendue-franceconnect")
     page.goto(site.url + "/reassort/question-defi")
     expect(h1(page)).to_have_text("Question défi suspendue")
     page.get_by_role("link", name="S'identifier avec FranceConnect").click()
@@ -506,3 +506,52 @@ def test_item12_sec23_one_word_per_thing_no_jargon_and_the_seeds_advice(page, li
     page.get_by_role("button", name="Se connecter").click()
     expect(h1(page)).to_have_text("Formulaire expiré")
     no_bad_word()
+
+
+# --- RGAA 10.4 and 10.12: text zoomed to 200 % and text spacing ------------------------------------
+
+TEXT_SPACING = """() => {
+  const style = document.createElement('style');
+  style.textContent = '* { line-height: 1.5 !important; letter-spacing: .12em !important; '
+    + 'word-spacing: .16em !important; } p { margin-bottom: 2em !important; }';
+  document.head.appendChild(style);
+}"""
+CLIPPED = """() => {
+  const doc = document.documentElement, problems = [];
+  if (doc.scrollWidth > doc.clientWidth) problems.push(`défilement horizontal : ${doc.scrollWidth}px`);
+  for (const el of document.querySelectorAll('main *, header *, footer *')) {
+    const s = getComputedStyle(el);
+    if (['hidden', 'clip'].includes(s.overflowX) && el.scrollWidth > el.clientWidth + 1
+        && !el.classList.contains('sr-only')) problems.push(`texte coupé : ${el.tagName} ${el.className}`);
+  }
+  return problems;
+}"""
+
+
+@pytest.mark.parametrize("path", ["/connexion", "/vote", "/reassort", "/reassort/question-defi", "/accessibilite"])
+def test_rgaa_10_4_and_10_12_zoom_and_text_spacing_keep_the_pages_whole(page, live, path):
+    site = live()
+    _voter_id, email = site.add_voter()
+    login(page, site, email)
+    page.goto(site.url + path)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+    assert page.evaluate(CLIPPED) == []
+    page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.evaluate(TEXT_SPACING)
+    assert page.evaluate(CLIPPED) == []
+
+
+def test_rgaa_10_4_and_10_12_the_new_code_stays_whole_zoomed_and_spaced(page, live):
+    site = live()
+    voter_id, _email = site.add_voter()
+    page.goto(site.reissue_link(voter_id))
+    page.get_by_role("button", name="RÉGÉNÉRER MON CODE DE VOTE").click()
+    shown_code(page)
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+    assert page.evaluate(CLIPPED) == []
+    page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.evaluate(TEXT_SPACING)
+    assert page.evaluate(CLIPPED) == []

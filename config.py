@@ -18,6 +18,7 @@ from reassort.settings import (
     Bool,
     Choice,
     ConfigurationRefused,
+    FilePath,
     Hook,
     Instant,
     Int,
@@ -100,6 +101,11 @@ SETTINGS = Table([
     S("ELECTION_TITLE", Text(), "Élections professionnelles (démonstration)", "the election's name"),
     S("ELECTION_ORGANISER", Text(), "Organisateur de démonstration", "who runs the election"),
     S("HELP_CONTACT", Text(), "assistance-elections@example.org", "where voters get help (phone, address or URL)"),
+    S("LOGO_PATH", FilePath((".png", ".svg", ".jpg", ".jpeg", ".webp")), "",
+      "the deployment's own logo (PNG, SVG, JPEG or WebP file), shown beside the organiser's name; "
+      "empty = no logo (neutral look)"),
+    S("ACCESSIBILITY_STATUS", Choice(("non conforme", "partiellement conforme", "totalement conforme")),
+      "partiellement conforme", "RGAA conformity stated in the footer and the accessibility statement"),
     # -- FranceConnect ---------------------------------------------------------
     S("FRANCECONNECT_ISSUER", Url(("http", "https"), empty_ok=True), "",
       "provider (https://<host>/api/v2); empty hides the button unless the stand-in runs"),

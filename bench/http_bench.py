@@ -251,7 +251,9 @@ class HttpBench:
                 reqs.append(raw("POST", "/reassort/question-defi", host, cookie, {
                     "answer": ANSWER, "identifier": NUMEN, "channel": "email",
                     "personal_email": f"bench.{vid}@exemple.org", "csrf_token": csrf}))
-            return reqs, lambda s, h, b: s == 200 and "Lien envoyé".encode() in b
+            # A link sent redirects to « Lien envoyé » (post/redirect/get: a reload sends nothing again).
+            return reqs, lambda s, h, b: s == 303 and h.get("location") in ("/reassort/lien-envoye",
+                                                                            f"http://{host}/reassort/lien-envoye")
         raise ValueError(endpoint)
 
     # --- measuring ----------------------------------------------------------------------------

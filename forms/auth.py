@@ -2,6 +2,7 @@
 
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
+from wtforms.widgets import PasswordInput
 
 from forms.common import REQUIRED, CaptchaForm, Form
 from reassort.rules import passwords
@@ -12,6 +13,14 @@ class LoginForm(CaptchaForm):
     email = EmailField("Adresse électronique professionnelle",
                        validators=[InputRequired(REQUIRED), Length(max=254)])
     password = PasswordField("Mot de passe", validators=[InputRequired(REQUIRED), Length(max=256)])
+
+    def keep_password(self) -> None:
+        """Render the password just posted back into its field (« Afficher un autre CAPTCHA » only).
+
+        It goes back in the body of the answer to the POST that carried it, on a
+        ``no-store`` page: never in a URL, the session or a log.
+        """
+        self.password.widget = PasswordInput(hide_value=False)
 
 
 class ActivationForm(Form):

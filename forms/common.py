@@ -33,6 +33,9 @@ class CaptchaForm(Form):
         super().__init__(*args, **kwargs)
         if not runtime.setting("CAPTCHA_ENABLED"):
             del self.captcha
+        else:
+            # Declared first (in this base class), shown last: the error summary follows the page's order.
+            self._fields.move_to_end("captcha")
 
     @property
     def captcha_answer(self) -> str | None:

@@ -1,4 +1,8 @@
-"""The question défi form: answer, NUMEN or NIR, channel and destination."""
+"""The question défi form: answer, NUMEN or NIR, channel and destination.
+
+One term per thing on screen: « courriel » is the message (and the channel),
+« adresse électronique » the address.
+"""
 
 from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
@@ -12,15 +16,27 @@ class ChallengeForm(Form):
                          validators=[InputRequired(REQUIRED), Length(max=100, message="100 caractères au plus.")])
     identifier = StringField("NUMEN ou 10 premiers caractères du n° de sécurité sociale",
                              validators=[InputRequired(REQUIRED), Length(max=40, message="Saisie trop longue.")])
-    channel = RadioField("Recevoir le lien par", choices=[SelectChoice("sms", "SMS"), SelectChoice("email", "E-MAIL")],
-                         validators=[InputRequired("Choisissez SMS ou E-MAIL.")])
+    channel = RadioField("Recevoir le lien par",
+                         choices=[SelectChoice("sms", "SMS"), SelectChoice("email", "Courriel")],
+                         validators=[InputRequired("Choisissez SMS ou courriel.")])
     phone = StringField("Numéro de téléphone mobile (si SMS)", validators=[Length(max=32)])
-    personal_email = StringField("Adresse électronique personnelle (si E-MAIL)", validators=[Length(max=254)])
+    personal_email = StringField("Adresse électronique personnelle (si courriel)", validators=[Length(max=254)])
 
     def __init__(self, *args, record_email: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.record_email = record_email
         self.destination = None  # the parsed destination, kept only in this object
+
+    def forget_secrets(self) -> None:
+        """Before the form is shown again: never the answer nor the destination typed (SEC-20).
+
+        The channel stays, and the NUMEN / n° SS too unless its own shape was
+        refused: after a wrong answer or identifier it stays (the page is the same
+        whichever was wrong, SEC-01), so that the voter checks it rather than retypes it.
+        """
+        self.answer.data = self.phone.data = self.personal_email.data = ""
+        if self.identifier.errors:
+            self.identifier.data = ""
 
     def validate_identifier(self, field):
         if identifiers.classify(field.data or "") is None:

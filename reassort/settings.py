@@ -230,6 +230,31 @@ class Url(Kind):
         return scheme + trimmed[len(scheme):]
 
 
+@dataclass(frozen=True)
+class FilePath(Kind):
+    """The path of an existing file whose name ends with one of ``suffixes``, or empty."""
+
+    suffixes: tuple[str, ...]
+    textual: ClassVar[bool] = True
+
+    @property
+    def label(self) -> str:
+        return "chemin d'un fichier existant (" + ", ".join(self.suffixes) + ") ou vide"
+
+    def coerce(self, value):
+        import os
+
+        if value in ("", None):
+            return ""
+        if not isinstance(value, str):
+            raise ValueError(f"{self.label} attendu, reçu {value!r}")
+        if not value.lower().endswith(self.suffixes):
+            raise ValueError(f"{self.label} attendu, reçu {value!r}")
+        if not os.path.isfile(value):
+            raise ValueError(f"fichier introuvable : {value!r}")
+        return os.path.abspath(value)
+
+
 class Hook(Kind):
     """A Python object given by ``create_app({...})`` only (the tests' clock); never from the environment."""
 

@@ -73,9 +73,12 @@ def start(client) -> str:
 
 
 def through_franceconnect(client, identity: str = "angela", cancel: bool = False):
-    """The whole round trip: button, consent at the stand-in, callback; returns the callback's response."""
+    """The whole round trip: button, consent at the stand-in, callback; returns the callback's response
+    (or, after a match or a mismatch, the result page it redirects to)."""
+    from tests.flows import follow_result
+
     back = consent(start(client), identity, cancel)
-    return client.get(local_path(back))
+    return follow_result(client, client.get(local_path(back)))
 
 
 def query(url: str) -> dict[str, str]:

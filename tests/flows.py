@@ -11,12 +11,24 @@ LINK_RE = re.compile(r"https://vote\.example\.fr/reassort/lien/\S+")
 
 
 def ask_link(client, channel="email", answer=ANSWER, identifier=NUMEN, phone=PHONE, email=PERSONAL_EMAIL):
+    """POST the question défi; a success redirects to « Lien envoyé », whose page is returned."""
     data = {"answer": answer, "identifier": identifier, "channel": channel}
     if channel == "sms":
         data["phone"] = phone
     else:
         data["personal_email"] = email
-    return post_form(client, "/reassort/question-defi", data)
+    return follow_result(client, post_form(client, "/reassort/question-defi", data))
+
+
+#: The pages an outcome redirects to (post/redirect/get: a reload sends nothing again).
+RESULT_PAGES = ("/reassort/lien-envoye", "/reassort/franceconnect/identite-non-reconnue")
+
+
+def follow_result(client, response):
+    """Follow a redirect to a result page, as the browser does; any other answer as it is."""
+    if response.status_code == 303 and response.headers["Location"].endswith(RESULT_PAGES):
+        return client.get(response.headers["Location"])
+    return response
 
 
 def last_link(messages) -> str:
@@ -46,7 +58,7 @@ def regenerate(client, link=None):
 
 
 def code_on_page(response) -> str:
-    match = re.search(r'id="code-value" value="([^"]+)"', response.get_data(as_text=True))
+    match = re.search(r'<input[^>]*\bid="code-value"[^>]*\bvalue="([^"]+)"', response.get_data(as_text=True))
     assert match, "no code on the page"
     import html
     return html.unescape(match.group(1))

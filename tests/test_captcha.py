@@ -3,6 +3,7 @@
 import io
 import re
 import wave
+from array import array
 
 import pytest
 
@@ -103,16 +104,18 @@ def test_captcha_audio_is_real_audio(client):
     audio = client.get(f"/captcha/audio/{challenge}.wav")
     assert audio.status_code == 200 and audio.mimetype == "audio/wav"
     with wave.open(io.BytesIO(audio.data)) as w:
-        frames = w.readframes(w.getnframes())
-        assert w.getframerate() == 8000 and w.getnframes() / w.getframerate() > 2.0
-    # 8-bit unsigned PCM: speech swings far from the 128 midpoint, noise alone does not.
-    assert max(abs(b - 128) for b in frames) > 60
+        frames = array("h", w.readframes(w.getnframes()))
+        assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (16000, 2, 1)
+        assert 4.0 < w.getnframes() / w.getframerate() < 12.0
+    # 16-bit PCM: speech swings far from zero, the noise under it does not.
+    assert max(abs(s) for s in frames) > 12000
 
 
-def test_captcha_refresh_link_gives_a_new_challenge(client):
-    first = challenge_of(client.get("/connexion"))
-    page = client.get("/connexion?captcha=nouveau")
-    assert "Afficher un autre CAPTCHA" in page_text(page)
+def test_captcha_refresh_button_gives_a_new_challenge(client):
+    login_page = client.get("/connexion")
+    first = challenge_of(login_page)
+    assert "Afficher un autre CAPTCHA" in page_text(login_page)
+    page = client.post("/connexion", data={"csrf_token": csrf_of(login_page), "captcha_action": "nouveau"})
     second = challenge_of(page)
     assert first != second
     assert client.get(f"/captcha/image/{first}.png").status_code == 404

@@ -40,7 +40,7 @@ from tests.fc_fixtures import (
     start,
     through_franceconnect,
 )
-from tests.flows import code_on_page, last_link, regenerate
+from tests.flows import code_on_page, follow_result, last_link, regenerate
 
 FC_EMAIL = "angela.dubois@example.org"
 CALLBACK = PUBLIC_URL + CALLBACK_PATH
@@ -188,7 +188,8 @@ def test_sec25_callback_without_any_attempt_is_refused(logged_in, outbox):
 def test_sec25_replayed_callback_is_refused(logged_in, outbox):
     client, _, _ = logged_in
     back = consent(start(client))
-    assert client.get(local_path(back)).status_code == 200
+    first = client.get(local_path(back))
+    assert first.status_code == 303 and first.headers["Location"] == "/reassort/lien-envoye"
     replay = client.get(local_path(back))
     assert replay.status_code == 400 and PROBLEM in page_text(replay)
     assert len(outbox()) == 1
@@ -517,7 +518,7 @@ def click_through_in_app(client, public_url: str) -> None:
     back = client.post("/fc-standin/api/v2/authorize", data={"request_id": request_id, "identity": "angela",
                                                             "action": "consent", "csrf_token": csrf_of(page)})
     assert back.status_code == 303 and back.headers["Location"].startswith(public_url + CALLBACK_PATH + "?")
-    response = client.get(back.headers["Location"].removeprefix(public_url))
+    response = follow_result(client, client.get(back.headers["Location"].removeprefix(public_url)))
     assert response.status_code == 200 and "Lien envoyé" in page_text(response), page_text(response)[:500]
 
 

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from reassort.rules import codes
 from tests.conftest import CODE, PASSWORD, csrf_of, get_voter, login, page_text, post_form
 from tests.flows import ask_link, last_link, open_link
 
@@ -105,11 +106,19 @@ def test_right_code_opens_voting_space(logged_in):
     assert "Espace de vote" in html and "Comité social d'administration" in html
 
 
-def test_code_entry_tolerates_surrounding_spaces_only(logged_in):
+@pytest.mark.parametrize("typed", [
+    f"  {CODE}  ", " ".join(codes.groups(CODE)), "\u00a0".join(codes.groups(CODE)), "\u202f".join(codes.groups(CODE)),
+    " ".join(CODE), CODE[:4] + "\t" + CODE[4:] + "\n",
+], ids=["around", "groups", "no-break", "narrow-no-break", "every-char", "tab-newline"])
+def test_code_typed_with_any_spaces_is_accepted(logged_in, typed):
     client, _, _ = logged_in
-    assert enter_code(client, f"  {CODE}  ").status_code == 302
+    assert enter_code(client, typed).status_code == 302
+
+
+def test_code_entry_stays_case_sensitive(logged_in):
+    client, _, _ = logged_in
     assert enter_code(client, CODE.lower()).status_code == 200
-    assert enter_code(client, CODE[:4] + " " + CODE[4:]).status_code == 200
+    assert enter_code(client, CODE.swapcase()).status_code == 200
 
 
 def test_wrong_code_generic_error(logged_in):
@@ -142,14 +151,15 @@ def test_vote_code_attempts_throttled_per_voter(logged_in):
     assert enter_code(client, CODE).status_code == 429
 
 
-@pytest.mark.parametrize("opens, closes", [(+3600, +7200), (-7200, -3600)])
-def test_code_outside_election_window_refused(settings, clock, opens, closes, request):
+@pytest.mark.parametrize("opens, closes, said", [(+3600, +7200, "Le vote n'est pas encore ouvert : il ouvrira le"),
+                                                (-7200, -3600, "Le vote est clos depuis le")])
+def test_code_outside_election_window_refused(settings, clock, opens, closes, said, request):
     settings["ELECTION_OPENS_AT"] = iso(clock() + opens)
     settings["ELECTION_CLOSES_AT"] = iso(clock() + closes)
     client, _, _ = request.getfixturevalue("logged_in")
     response = enter_code(client, CODE)
     assert response.status_code == 200
-    assert "scrutin n'est pas ouvert" in page_text(response)
+    assert said in page_text(response)
 
 
 def test_code_inside_election_window_accepted(settings, clock, request):

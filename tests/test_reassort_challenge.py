@@ -14,11 +14,14 @@ def body_without_tokens(response) -> str:
     return re.sub(r'value="[^"]*"', 'value=""', response.get_data(as_text=True))
 
 
-def test_sec01_wrong_answer_wrong_identifier_both_identical_responses(logged_in, outbox):
-    client, _, _ = logged_in
-    responses = [ask_link(client, answer="mauvaise réponse"),
-                 ask_link(client, identifier="99Z9999999ZZZ"),
-                 ask_link(client, answer="mauvaise réponse", identifier="1991275107")]
+def test_sec01_wrong_answer_wrong_identifier_both_identical_responses(app, make_voter, outbox):
+    # One fresh voter per case: the page says how many attempts are left, the same count for each.
+    responses = []
+    for wrong in ({"answer": "mauvaise réponse"}, {"identifier": "99Z9999999ZZZ"},
+                  {"answer": "mauvaise réponse", "identifier": "1991275107"}):
+        client = app.test_client()
+        login(client, get_voter(app, make_voter()).email)
+        responses.append(ask_link(client, **wrong))
     assert len({r.status_code for r in responses}) == 1
     assert len({body_without_tokens(r) for r in responses}) == 1
     assert "ne permettent pas de vous identifier" in page_text(responses[0])
@@ -42,13 +45,16 @@ def test_correct_challenge_by_sms_sends_exactly_one_sms(logged_in, outbox):
     assert len(messages) == 1 and messages[0]["channel"] == "sms" and messages[0]["to"] == "+33612345678"
 
 
-def test_sms_is_one_gsm7_segment_carrying_only_the_link(logged_in, outbox):
+def test_sms_is_gsm7_in_two_segments_at_most_carrying_only_the_link(logged_in, outbox):
     gsm7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
     client, _, _ = logged_in
     ask_link(client, channel="sms")
     body = outbox()[0]["body"]
-    assert set(body) <= gsm7 and len(body) <= 160
+    # It names the election and says to get ready to write the code down (SPEC §1b, issue 13):
+    # two concatenated segments (153 characters each), in GSM-7 so that they stay two.
+    assert set(body) <= gsm7 and len(body) <= 2 * 153
+    assert "Élections professionnelles (démonstration)" in body and "120 secondes" in body
     assert CODE not in body
 
 
@@ -177,7 +183,7 @@ def test_sec30_reassort_refused_after_poll_closed(settings, clock, request):
     client, _, _ = request.getfixturevalue("logged_in")
     for url in ("/reassort", "/reassort/question-defi"):
         response = client.get(url)
-        assert response.status_code == 403 and "scrutin est clos" in page_text(response)
+        assert response.status_code == 403 and "vote est clos" in page_text(response)
     assert ask_link(client).status_code == 403
 
 

@@ -9,6 +9,7 @@ from reassort.web import captcha_session
 from reassort.web.extensions import db
 from reassort.web.ratelimits import per_ip
 from reassort.web.voter_session import current_voter, log_in, log_out
+from views.portal import captcha_expired_message
 from views.texts import text
 
 bp = Blueprint("auth", __name__)
@@ -20,16 +21,25 @@ def login():
     # The per-account limit is reserved inside ``log_in_attempt``, and only once the CAPTCHA
     # is solved: posting someone's address with a wrong CAPTCHA never locks them out (SEC-42).
     form = LoginForm()
-    if request.method == "POST":
+    if captcha_session.refresh_requested():
+        # « Afficher un autre CAPTCHA »: the address and password typed stay, nothing is checked.
+        form.keep_password()
+    elif request.method == "POST":
+        expired = captcha_session.expired()
         captcha_ok = captcha_session.check(form.captcha_answer)
         if form.validate_on_submit():
             voter = accounts.log_in_attempt(db.session, form.email.data, form.password.data, captcha_ok)
             if voter is not None:
                 log_in(voter)
                 return redirect(url_for("portal.home"))
-            form.password.errors = [text("login_failed")]
+            if not expired:
+                form.password.errors = [text("login_failed")]
+        if expired and form.captcha_answer:
+            # Said on the CAPTCHA field, whatever the password: nothing is told about the account.
+            form.captcha.errors = [captcha_expired_message()]
     form.clear_captcha()
-    return render_template("auth/login.html", form=form, challenge=captcha_session.new_challenge())
+    return render_template("auth/login.html", form=form, challenge=captcha_session.new_challenge(),
+                           logged_in=current_voter() is not None)
 
 
 @bp.post("/deconnexion")

@@ -11,7 +11,8 @@ from reassort.web.voter_session import current_voter
 from views.texts import text
 
 MESSAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez en arrière et réessayez."),
+    400: ("Demande non traitée", "Votre demande n'a pas pu être traitée. Revenez à la page précédente et "
+          "réessayez."),
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "Cette page n'existe pas ou n'existe plus."),
     405: ("Action non permise", "Cette action n'est pas possible sur cette page."),
@@ -25,10 +26,10 @@ MESSAGES = {
 }
 
 
-def render_error(status: int, message: str | None = None):
-    title, text = MESSAGES[status]
-    return render_template("errors/error.html", status=status, title=title,
-                           text=message or text), status
+def render_error(status: int, message: str | None = None, title: str | None = None):
+    default_title, default_text = MESSAGES[status]
+    return render_template("errors/error.html", status=status, title=title or default_title,
+                           text=message or default_text), status
 
 
 def init_app(app: Flask) -> None:
@@ -37,7 +38,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(_e):
-        return render_error(400, text("form_expired"))
+        return render_error(400, text("form_expired"), "Formulaire expiré")
 
     @app.errorhandler(429)
     def _throttled(_e):

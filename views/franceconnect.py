@@ -22,6 +22,7 @@ from reassort.web.franceconnect import client
 from reassort.web.guards import refused_once_closed
 from reassort.web.ratelimits import per_ip
 from reassort.web.voter_session import current_voter, login_required
+from views.reassort import remember_sent
 from views.texts import text
 
 log = logging.getLogger("reassort.franceconnect")
@@ -31,6 +32,7 @@ bp = Blueprint("franceconnect", __name__, url_prefix="/reassort/franceconnect")
 ATTEMPT_KEY = "fc_attempt"
 ID_TOKEN_KEY = "fc_id_token"  # noqa: S105  (a session key's name, not a secret)
 LOGOUT_STATE_KEY = "fc_logout_state"
+MISMATCH_KEY = "fc_mismatch"
 #: An attempt left at the provider longer than this is not taken back.
 ATTEMPT_MAX_AGE = 600
 
@@ -57,6 +59,7 @@ def _problem(kind: str, status: int, reason: str | None = None):
 def start():
     """Send the browser to FranceConnect with a fresh state and nonce."""
     session.pop(ID_TOKEN_KEY, None)
+    session.pop(MISMATCH_KEY, None)
     fc = client()
     attempt = fc.new_attempt()
     try:
@@ -96,7 +99,9 @@ def callback():
     if differ:
         audit.record(db.session, "franceconnect_mismatch", voter.id, ",".join(differ))
         db.session.commit()
-        return render_template("franceconnect/mismatch.html")
+        # Post/redirect/get: a reload shows this outcome again, not « réponse périmée ».
+        session[MISMATCH_KEY] = True
+        return redirect(url_for("franceconnect.mismatch"), 303)
     address = contacts.parse_email(str(found.claims.get("email") or ""))
     if address is None:
         return _problem("no_email", 502, "email")
@@ -104,9 +109,19 @@ def callback():
     db.session.commit()
     outcome = recovery.send_link(db.session, voter, "email", address, path=audit.FRANCECONNECT).outcome
     if outcome == recovery.SENT:
-        return render_template("franceconnect/sent.html", masked=contacts.mask_email(address),
-                               minutes=runtime.setting("REISSUE_LINK_MAX_AGE") // 60)
+        # « Lien envoyé » is a page of its own: reloading it sends nothing and says the same.
+        remember_sent("email", contacts.mask_email(address), by="franceconnect")
+        return redirect(url_for("reassort.sent"), 303)
     return _problem(outcome, 503 if outcome == recovery.SEND_FAILED else 429)
+
+
+@bp.get("/identite-non-reconnue")
+@login_required
+def mismatch():
+    """The identity returned did not match the register (after the redirect of the callback)."""
+    if not session.get(MISMATCH_KEY):
+        return redirect(url_for("reassort.choice"), 303)
+    return render_template("franceconnect/mismatch.html")
 
 
 @bp.get("/deconnexion")

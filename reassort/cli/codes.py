@@ -153,7 +153,7 @@ def _discard(session, temporary: str) -> None:
 
 def notice_row(voter, code: str) -> tuple[str, str, str, str]:
     """One line of a notices file, as printed: identifiant;nom;prenoms;code_de_vote."""
-    return (voter.identifiant, voter.nom, voter.prenoms, code)
+    return (voter.identifiant, voter.nom, voter.prenoms, codes.printed(code))
 
 
 def write_new_codes(session, out) -> int:

@@ -71,7 +71,7 @@ def demo():
             setattr(voter, name, 0)
         voter.scrutins = [Scrutin(name=name) for name in SCRUTINS]
         s.add(voter)
-        rows.append((email, code, numen, DEMO_NIR[identity.key], identity.label))
+        rows.append((email, codes.printed(code), numen, DEMO_NIR[identity.key], identity.label))
     s.commit()
     s.close()
     click.echo("\nÉlecteurs de démonstration (mot de passe commun : %s)" % PASSWORD)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+import io
+import random
 import secrets
 
 from sqlalchemy import delete, select, update
@@ -33,7 +34,6 @@ from reassort.storage.models import CaptchaChallenge
 
 ALPHABET = "23456789"  # digits read and heard without ambiguity, in French too
 LENGTH = 6
-VOICES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "captcha_voices")
 #: An id: its expiry (8 hex digits, epoch seconds) then 32 random URL-safe characters.
 _EXPIRY_DIGITS = 8
 _ID_LENGTH = _EXPIRY_DIGITS + 32
@@ -141,14 +141,30 @@ def _forget_expired(s: Session) -> None:
     s.execute(delete(CaptchaChallenge).where(CaptchaChallenge.expires_at < runtime.now_int()))
 
 
+def _rendering_rng(challenge_id: str, purpose: bytes) -> random.Random:
+    """The rendering's randomness, derived from the key and the challenge: a challenge always
+    looks and sounds the same (nothing to average over refetches, SEC-44), and nobody without
+    the key can predict it."""
+    seed = hmac.new(str(runtime.setting("SECRET_KEY")).encode(), purpose + b"\x00" + challenge_id.encode(),
+                    hashlib.sha256).digest()
+    return random.Random(seed)  # noqa: S311  (noise and layout of a picture, not a secret)
+
+
 def image_png(challenge_id: str) -> bytes:
-    from captcha.image import ImageCaptcha
-    return ImageCaptcha(width=240, height=90).generate(answer_for(challenge_id), format="png").getvalue()
+    """The challenge's six digits as a PNG (``captcha_image.render``)."""
+    from reassort.procedures import captcha_image
+
+    image, _boxes = captcha_image.render(answer_for(challenge_id), _rendering_rng(challenge_id, b"image"))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def audio_wav(challenge_id: str) -> bytes:
-    from captcha.audio import AudioCaptcha
-    return bytes(AudioCaptcha(voicedir=VOICES).generate(answer_for(challenge_id)))
+    """The challenge's six digits spoken in French, as a 16 kHz WAV (``captcha_audio.render``)."""
+    from reassort.procedures import captcha_audio
+
+    return captcha_audio.render(answer_for(challenge_id), _rendering_rng(challenge_id, b"audio"))
 
 
 def _render_image(challenge_id: str) -> bytes:

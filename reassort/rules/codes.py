@@ -1,20 +1,26 @@
 """Vote codes: 12 characters from an unambiguous alphabet, made with ``secrets``.
 
 The alphabet leaves out I, O, l, o, 0 and 1 (which read alike on paper) and keeps
-eleven special characters: 67 symbols, 12 × log2(67) ≈ 72.8 bits (SEC-28).
+ten special characters — no ``-``, which reads as a separator between the groups
+the code is shown in: 66 symbols, 12 × log2(66) ≈ 72.5 bits (SEC-28).  Codes are
+shown and printed in groups of four; entry ignores every space, so a code typed
+the way it is shown is accepted.  Codes issued before the ``-`` left the alphabet
+keep working: only digests are compared, and a ``-`` typed is kept.
 """
 
 from __future__ import annotations
 
 import secrets
 import string
+import unicodedata
 
 UPPER = "".join(c for c in string.ascii_uppercase if c not in "IO")
 LOWER = "".join(c for c in string.ascii_lowercase if c not in "lo")
 DIGITS = "23456789"
-SPECIAL = "!#$%&*+-=?@"
+SPECIAL = "!#$%&*+=?@"
 ALPHABET = UPPER + LOWER + DIGITS + SPECIAL
 LENGTH = 12
+GROUP = 4
 
 
 # Bytes at or above this bound are dropped so that ``byte % len(ALPHABET)`` stays uniform.
@@ -42,11 +48,25 @@ def generate() -> str:
             return code
 
 
+def _is_blank(c: str) -> bool:
+    # Every space (U+0020, no-break U+00A0, narrow no-break U+202F, thin, figure…), line
+    # breaks, tabs, and the invisible joiners a copy from a PDF or a phone may carry.
+    return c.isspace() or unicodedata.category(c) in ("Zs", "Zl", "Zp", "Cf")
+
+
 def clean_entry(text: str) -> str:
-    """Entry tolerates surrounding spaces only; the code is case-sensitive."""
-    return text.strip()
+    """The code as typed, without any space (inside too); the code stays case-sensitive."""
+    return "".join(c for c in text if not _is_blank(c))
 
 
 def groups(code: str) -> list[str]:
     """The code in groups of four, as printed and displayed."""
-    return [code[i:i + 4] for i in range(0, len(code), 4)]
+    return [code[i:i + GROUP] for i in range(0, len(code), GROUP)]
+
+
+def printed(code: str) -> str:
+    """The code as the notices print it: groups of four separated by a space (``Nzrx sS!b EL8x``).
+
+    A plain space: every mail-merge tool keeps it, and entry ignores it anyway.
+    """
+    return " ".join(groups(code))

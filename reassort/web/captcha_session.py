@@ -3,9 +3,11 @@
 One challenge per browser session at a time.  A page shown again reuses the
 session's live challenge (nothing rendered again, nothing written); a new one
 comes when the previous was answered, has (nearly) expired, or the voter asked
-for another (the refresh link's ``?captcha=nouveau``), and it replaces the old.
-The rules of a challenge (answer, expiry, single use, one rendering) are
-``reassort.procedures.captchas``.
+for another (the « Afficher un autre CAPTCHA » button, which posts the form back
+so that what was typed stays), and it replaces the old.  The id carries its own
+expiry, so that an answer typed too late is told « expiré » on the CAPTCHA field
+rather than the generic error.  The rules of a challenge (answer, expiry, single
+use, one rendering) are ``reassort.procedures.captchas``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from reassort.procedures import captchas
 from reassort.web.extensions import db
 
 SESSION_KEY = "captcha"
-#: The query string of the template's « Afficher un autre CAPTCHA » link.
-REFRESH_ARG, REFRESH_VALUE = "captcha", "nouveau"
+#: The « Afficher un autre CAPTCHA » button: its name and value in the form posted back.
+REFRESH_FIELD, REFRESH_VALUE = "captcha_action", "nouveau"
 
 
 def enabled() -> bool:
@@ -30,9 +32,8 @@ def new_challenge() -> str | None:
     if not enabled():
         return None
     current = session.get(SESSION_KEY)
-    refresh = request.args.get(REFRESH_ARG) == REFRESH_VALUE
     # Reused while at least half its life is left, so that the voter has time to answer.
-    if not refresh and captchas.remaining(current) * 2 >= runtime.setting("CAPTCHA_MAX_AGE") \
+    if not refresh_requested() and captchas.remaining(current) * 2 >= runtime.setting("CAPTCHA_MAX_AGE") \
             and captchas.is_live(db.session, current):
         return current
     captchas.discard(db.session, current)
@@ -55,6 +56,17 @@ def rendering(challenge_id: str, kind: str) -> bytes | None:
     if challenge_id != current_challenge():
         return None
     return captchas.rendering(db.session, challenge_id, kind)
+
+
+def expired() -> bool:
+    """This session's challenge is past ``CAPTCHA_MAX_AGE``: its answer will be refused as too late."""
+    current = session.get(SESSION_KEY)
+    return enabled() and current is not None and captchas.remaining(current) <= 0
+
+
+def refresh_requested() -> bool:
+    """The form was posted back by « Afficher un autre CAPTCHA »: show it again, check nothing."""
+    return request.method == "POST" and request.form.get(REFRESH_FIELD) == REFRESH_VALUE
 
 
 def check(answer: str | None) -> bool:

@@ -2,6 +2,7 @@
 
 
 from reassort import runtime
+from reassort.web import captcha_session
 from reassort.web.client_address import client_ip
 from reassort.web.extensions import limiter
 from reassort.web.voter_session import voter_key
@@ -18,9 +19,12 @@ def per_ip(methods=("POST",), scope: str = "ip"):
 
 
 def per_voter(setting: str):
-    """The tight per-voter limit named by ``setting`` (e.g. ``VOTE_CODE_LIMIT_PER_VOTER``)."""
+    """The tight per-voter limit named by ``setting`` (e.g. ``VOTE_CODE_LIMIT_PER_VOTER``).
+
+    « Afficher un autre CAPTCHA » posts the form back without checking anything: not an attempt.
+    """
     return limiter.limit(lambda: runtime.setting(setting), key_func=voter_key,
-                         methods=["POST"], scope="voter")
+                         methods=["POST"], scope="voter", exempt_when=captcha_session.refresh_requested)
 
 
 def link_open():

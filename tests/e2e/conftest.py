@@ -9,6 +9,7 @@ would surface as a ``ResourceWarning``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from app import create_app
 from reassort.adapters.messaging.outbox import read_all
 from reassort.procedures import captchas
+from reassort.rules.clock import FakeClock
 from reassort.storage import migrations
 from reassort.storage.models import Voter
 from reassort.web.extensions import db
@@ -37,6 +39,11 @@ MOBILE = {"width": 390, "height": 844}
 NARROWEST = {"width": 320, "height": 640}
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SCREENS_DIR = Path(__file__).resolve().parents[2] / "docs" / "screens"
+#: The app's clock in the browser tests: a Wednesday of the poll, 10 h 42 in Paris (``live.clock``
+#: moves it).  The window below is the one the pages show: « du 1er au 8 décembre 2026 ».
+DEMO_NOW = dt.datetime(2026, 12, 2, 10, 42, tzinfo=dt.timezone(dt.timedelta(hours=1))).timestamp()
+DEMO_OPENS = "2026-12-01T09:00:00+01:00"
+DEMO_CLOSES = "2026-12-08T18:00:00+01:00"
 FC_CLIENT_ID = "reassort-e2e"
 FC_CLIENT_SECRET = "e2e-client-secret-not-for-production"
 
@@ -77,6 +84,8 @@ class LiveApp:
     The socket is bound first so that ``PUBLIC_URL`` (the links sent) and the
     FranceConnect issuer are the real address the browser talks to.  The CAPTCHA
     stays on; tests solve it as only they can, from the challenge id in the image URL.
+    The app's time is ``self.clock`` (``DEMO_NOW`` unless the test gives a ``CLOCK``), inside
+    the poll's window ``DEMO_OPENS``–``DEMO_CLOSES``: pages and screenshots show fixed dates.
     """
 
     def __init__(self, folder: Path, overrides: dict):
@@ -101,6 +110,8 @@ class LiveApp:
             "FRANCECONNECT_CLIENT_ID": FC_CLIENT_ID,
             "FRANCECONNECT_CLIENT_SECRET": FC_CLIENT_SECRET,
         }
+        self.clock = overrides.pop("CLOCK", None) or FakeClock(DEMO_NOW)
+        settings.update(CLOCK=self.clock, ELECTION_OPENS_AT=DEMO_OPENS, ELECTION_CLOSES_AT=DEMO_CLOSES)
         settings.update(overrides)
         self.app = create_app(settings)
         self.errors: list[BaseException] = []

@@ -48,11 +48,11 @@ def fill_challenge(page, channel: str = "sms", answer: str = ANSWER, identifier:
     """Fill and send the question défi form (the page must be /reassort/question-defi)."""
     page.get_by_label("Réponse à votre question défi").fill(answer)
     page.get_by_label("NUMEN ou 10 premiers caractères du n° de sécurité sociale").fill(identifier)
-    page.get_by_label("SMS" if channel == "sms" else "E-MAIL", exact=True).check()
+    page.get_by_label("SMS" if channel == "sms" else "Courriel", exact=True).check()
     if channel == "sms":
         page.get_by_label("Numéro de téléphone mobile (si SMS)").fill(phone)
     else:
-        page.get_by_label("Adresse électronique personnelle (si E-MAIL)").fill(email)
+        page.get_by_label("Adresse électronique personnelle (si courriel)").fill(email)
     page.get_by_role("button", name="Recevoir le lien").click()
 
 

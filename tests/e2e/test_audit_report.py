@@ -1,6 +1,6 @@
 """The election's report in headless Chromium: opened from its file, it fetches nothing, runs
 no script, draws its charts, passes axe-core at WCAG 2.1 AA and reads at 320 px.
-With ``SCREENSHOTS=1``: ``docs/screens/37-rapport-du-scrutin-{1280,390}.png``.
+With ``SCREENSHOTS=1``: ``docs/screens/46-rapport-du-scrutin-{1280,390}.png``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,6 @@ def test_report_in_chromium_is_self_contained_accessible_and_shot(browser, scree
         assert page.get_by_role("img", name="Connexions au portail").count() == 1
         first_chart = page.locator("svg.chart").nth(1).bounding_box()
         assert first_chart["width"] > 600 and first_chart["height"] > 100  # drawn, at the page's width
-        screens.check(page, "37-rapport-du-scrutin", path="/rapport.html")
+        screens.check(page, "46-rapport-du-scrutin", path="/rapport.html")
     finally:
         context.close()

@@ -65,12 +65,16 @@ def test_franceconnect_mismatch_and_cancel_send_nothing(page, live, screens):
     _voter_id, email = site.add_voter()
     to_franceconnect(page, site, email)
     page.get_by_label(NOBODY).check()
-    page.get_by_role("button", name="Continuer vers le service").click()
+    with page.expect_request(re.compile(r"/reassort/franceconnect/retour\?")) as callback:
+        page.get_by_role("button", name="Continuer vers le service").click()
     expect(h1(page)).to_have_text("Identité non reconnue")
     expect(page.get_by_role("alert")).to_contain_text("Aucun lien n'a été envoyé.")
     screens.check(page, "31-fc-identite-non-reconnue")
-    # The provider's answer serves once: reloading it is refused, and nothing is sent.
+    # A reload shows the same outcome (post/redirect/get), not « réponse périmée ».
     page.reload()
+    expect(h1(page)).to_have_text("Identité non reconnue")
+    # The provider's answer itself serves once: opened again it is refused, and nothing is sent.
+    page.goto(callback.value.url)
     expect(h1(page)).to_have_text("Identification FranceConnect impossible")
     screens.check(page, "32-fc-reponse-perimee")
 

@@ -60,7 +60,7 @@ def test_activation_then_login_then_vote_code_opens_the_voting_space(page, live,
 
     enter_code(page, site, CODE)
     expect(page).to_have_url(re.compile(r"/espace-de-vote$"))
-    expect(page.get_by_role("listitem")).to_have_text(["CAP académique — professeurs certifiés",
+    expect(page.locator("main").get_by_role("listitem")).to_have_text(["CAP académique — professeurs certifiés",
                                                        "Comité social d'administration ministériel"])
     screens.check(page, "13-espace-de-vote")
 
@@ -103,13 +103,13 @@ def test_reassort_by_question_defi_then_link_then_new_code(page, live, screens, 
     assert new_code != CODE and len(new_code) == codes.LENGTH and set(new_code) <= set(codes.ALPHABET)
     assert "".join(page.locator(".code-display").inner_text().split()) == new_code
     expect(page.get_by_text("Copier ou noter ce code")).to_be_visible()
-    expect(page.locator("#remaining")).to_have_text("120")
+    expect(page.locator("#remaining")).to_have_text("2 minutes")
     if channel == "sms":
         screens.check(page, "23-nouveau-code")
 
     # The countdown runs; when the time is up the code leaves the page.
     page.clock.fast_forward("01:00")
-    expect(page.locator("#remaining")).to_have_text("60")
+    expect(page.locator("#remaining")).to_have_text("1 minute")
     page.clock.fast_forward("01:00")
     expect(page.locator("#code-zone")).to_have_count(0)
     expect(page.locator("#code-value")).to_have_count(0)
@@ -120,9 +120,10 @@ def test_reassort_by_question_defi_then_link_then_new_code(page, live, screens, 
     if channel == "sms":
         screens.check(page, "25-nouveau-code-efface")
 
-    # Reload or back never shows it again.
+    # Reload or back never shows it again: the page says when it was regenerated.
     page.goto(site.url + "/reassort/regenerer")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Ce lien n'est pas valide")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Votre code a déjà été régénéré")
+    assert new_code not in page.content()
     page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("Ce lien n'est pas valide")
     if channel == "sms":
@@ -152,16 +153,19 @@ def test_display_can_be_extended_with_one_action(page, live, screens):
     code = shown_code(page)
 
     page.clock.fast_forward("01:40")
-    expect(page.locator("#remaining")).to_have_text("20")
+    expect(page.locator("#remaining")).to_have_text("20 secondes")
     expect(page.locator("#countdown-live")).to_contain_text("le code disparaîtra dans 20 secondes")
+    # The warning is a sentence on the page, not only a colour (RGAA 13.1, issue 13 item 7).
+    expect(page.get_by_text("Attention : le code va disparaître dans moins de 20 secondes.")).to_be_visible()
     screens.check(page, "24-nouveau-code-avertissement")
 
     page.get_by_role("button", name="Prolonger l'affichage de 120 secondes").click()
-    expect(page.locator("#remaining")).to_have_text("140")
-    expect(page.locator("#countdown-live")).to_have_text("Affichage prolongé : 140 secondes restantes.")
+    expect(page.locator("#remaining")).to_have_text("2 minutes 20 secondes")
+    expect(page.locator("#countdown-live")).to_have_text("Affichage prolongé : il reste 2 minutes 20 secondes.")
+    expect(page.get_by_text("Attention : le code va disparaître dans moins de 20 secondes.")).to_be_hidden()
 
     page.clock.fast_forward("02:00")
-    expect(page.locator("#remaining")).to_have_text("20")
+    expect(page.locator("#remaining")).to_have_text("20 secondes")
     assert shown_code(page) == code
     page.clock.fast_forward("00:20")
     expect(page.locator("#code-zone")).to_have_count(0)
@@ -178,7 +182,9 @@ def test_copy_button_copies_the_code(context, page, live):
     assert page.evaluate("navigator.clipboard.readText()") == shown_code(page)
 
 
-def test_reveal_page_without_script_falls_back_to_a_meta_refresh(browser, page, live, screens):
+def test_reveal_page_without_script_keeps_the_code_until_noted(browser, page, live, screens):
+    """RGAA 13.1.2 forbids a delayed refresh: without script the code stays, with no countdown, until
+    the voter presses « J'ai noté mon code » (issue 13 item 7)."""
     site = live()
     voter_id, _email = site.add_voter()
     context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 800},
@@ -188,45 +194,30 @@ def test_reveal_page_without_script_falls_back_to_a_meta_refresh(browser, page, 
         nojs.goto(site.reissue_link(voter_id))
         nojs.get_by_role("button", name="RÉGÉNÉRER MON CODE DE VOTE").click()
         expect(nojs.get_by_role("heading", level=1)).to_have_text("Votre nouveau code de vote")
-        refresh = nojs.locator('noscript meta[http-equiv="refresh"]')
-        expect(refresh).to_have_count(1)
-        assert refresh.get_attribute("content") == "120;url=/reassort/affichage-termine"
+        expect(nojs.locator('meta[http-equiv="refresh"]')).to_have_count(0)
+        code = nojs.locator("#code-value").input_value()
         # Playwright's text engine skips <noscript>: read the rendered fallback through the DOM.
         fallback = nojs.evaluate("""() => [...document.querySelectorAll('main noscript > *')]
             .map(e => [e.textContent.trim(), e.getBoundingClientRect().height > 0])""")
-        assert fallback == [["Le code disparaîtra dans 120 secondes.", True]]
+        assert fallback == [["Le code reste affiché jusqu'à ce que vous cliquiez sur « J'ai noté mon code ».", True]]
         # The controls that need the script are not offered.
         expect(nojs.get_by_role("button", name="Copier le code")).to_be_hidden()
         expect(nojs.get_by_role("button", name="Prolonger l'affichage de 120 secondes")).to_be_hidden()
+        expect(nojs.locator("#countdown")).to_be_hidden()
         rendered = nojs.content()
 
-        nojs.goto(site.url + "/reassort/affichage-termine")
+        nojs.get_by_role("link", name="J'ai noté mon code").click()
         expect(nojs.get_by_role("heading", level=1)).to_have_text("Affichage terminé")
+        expect(nojs.locator("#code-value")).to_have_count(0)
+        assert code not in nojs.content()
     finally:
         context.close()
     # axe needs script to run: it checks the no-script rendering as a static copy (scripts
-    # and the refresh dropped, <noscript> content kept as it rendered), on the app's origin.
+    # dropped, <noscript> content kept as it rendered), on the app's origin.
     static = re.sub(r"<script\b[^>]*>.*?</script>", "", rendered, flags=re.S)
-    static = re.sub(r"</?noscript>", "", re.sub(r'<meta http-equiv="refresh"[^>]*>', "", static))
+    static = re.sub(r"</?noscript>", "", static)
     page.goto(site.url + "/reassort/affichage-termine")
     screens.check(page, "27-affichage-termine")
     page.set_content(static)
     expect(page.locator("#code-value")).to_have_count(1)
     screens.check(page, "26-nouveau-code-sans-script", path="/reassort/regenerer (sans script)")
-
-
-def test_without_script_the_meta_refresh_takes_the_code_away(browser, live):
-    """The fallback really runs: with a 1-second display, Chromium leaves the page by itself."""
-    site = live(CODE_DISPLAY_SECONDS=1)
-    voter_id, _email = site.add_voter()
-    context = browser.new_context(java_script_enabled=False)
-    try:
-        page = context.new_page()
-        page.goto(site.reissue_link(voter_id))
-        page.get_by_role("button", name="RÉGÉNÉRER MON CODE DE VOTE").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Votre nouveau code de vote")
-        page.wait_for_url(re.compile(r"/reassort/affichage-termine$"), timeout=5_000)
-        expect(page.get_by_role("heading", level=1)).to_have_text("Affichage terminé")
-        expect(page.locator("#code-value")).to_have_count(0)
-    finally:
-        context.close()

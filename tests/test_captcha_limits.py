@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from reassort.procedures import audit, captchas
 from reassort.storage.models import AuditEvent, CaptchaChallenge
 from reassort.web.extensions import db
-from tests.conftest import PASSWORD, csrf_of, get_voter
+from tests.conftest import PASSWORD, csrf_of, get_voter, post_form
 from tests.test_captcha import answer, challenge_of, login_with_captcha
 
 pytestmark = pytest.mark.each_database
@@ -129,7 +129,8 @@ def test_sec44_renderings_are_limited_per_address(settings, request, renderings)
     app = request.getfixturevalue("app")
     statuses = []
     for _ in range(4):
-        challenge = challenge_of(client.get("/connexion?captcha=nouveau"))
+        # « Afficher un autre CAPTCHA » posts the form back: a new challenge each time.
+        challenge = challenge_of(post_form(client, "/connexion", {"captcha_action": "nouveau"}))
         statuses.append(client.get(f"/captcha/image/{challenge}.png").status_code)
     assert statuses == [200, 200, 200, 429] and renderings["image"] == 3
     # Another address has its own budget; kept bytes are served whatever the budget.
@@ -171,7 +172,8 @@ def test_sec44_login_page_gets_write_no_captcha_row(app, client):
 
 def test_sec44_captcha_rows_stay_bounded_per_session(app, client):
     for _ in range(6):
-        challenge = challenge_of(client.get("/connexion?captcha=nouveau"))
+        # « Afficher un autre CAPTCHA » posts the form back: a new challenge each time.
+        challenge = challenge_of(post_form(client, "/connexion", {"captcha_action": "nouveau"}))
         assert client.get(f"/captcha/image/{challenge}.png").status_code == 200
     assert rows(app, CaptchaChallenge) == 1  # each new challenge replaced the previous one's row
 

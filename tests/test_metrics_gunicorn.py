@@ -97,8 +97,10 @@ def journey(browser: Browser, email: str, outbox_dir: str, gateway) -> None:
     assert "Lien envoyé" not in browser.form("/reassort/question-defi", "reassort.challenge",
                                              {**defi, "answer": "Camille", "channel": "email",
                                               "personal_email": "jeanne.perso@gmail.com"}).text
-    assert "Lien envoyé" in browser.form("/reassort/question-defi", "reassort.challenge",
-                                         {**defi, "channel": "email", "personal_email": "jeanne.perso@gmail.com"}).text
+    sent = browser.form("/reassort/question-defi", "reassort.challenge",
+                        {**defi, "channel": "email", "personal_email": "jeanne.perso@gmail.com"})
+    assert sent.status_code == 303  # post/redirect/get: the result page has a URL of its own
+    assert "Lien envoyé" in browser.call("GET", "/reassort/lien-envoye", "reassort.sent").text
     gateway.status = 500
     assert browser.form("/reassort/question-defi", "reassort.challenge",
                         {**defi, "channel": "sms", "phone": "06 12 34 56 78"}).status_code == 503

@@ -95,7 +95,7 @@ def run_import(url: str, csv_path: str, label: str) -> dict:
             assert report.ok, report.errors[:5]
             print(f"[{label}] {phase:12s}: {report.rows:>9,d} lignes en {timings[phase]:6.2f} s "
                   f"→ {report.rows / timings[phase]:>9,.0f} lignes/s  (CPU du processus {cpu:.2f} s ; "
-                  f"{report.created:,d} créés, {report.updated:,d} mis à jour)")
+                  f"{report.created:,d} créés, {report.changed:,d} modifiés, {report.unchanged:,d} inchangés)")
         db.engine.dispose()
     return timings
 

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from reassort.cli import audit, check_config, codes, db, demo, purge, voters
+    from reassort.cli import audit, check_config, codes, db, deactivation, demo, purge, voters
 
-    for module in (db, voters, codes, audit, demo, check_config, purge):
+    for module in (db, voters, deactivation, codes, audit, demo, check_config, purge):
         module.register(app)

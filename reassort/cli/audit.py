@@ -47,6 +47,8 @@ LABELS = {
     "franceconnect_cancel": "FranceConnect : abandons",
     "codes_issued": "Lots de codes initiaux générés",
     "voters_imported": "Imports d'électeurs",
+    "voter_deactivated": "Électeurs désactivés",
+    "voter_reactivated": "Électeurs rétablis",
     "purge": "Purges",
 }
 

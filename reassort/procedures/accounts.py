@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reassort import runtime
-from reassort.procedures import audit, links
+from reassort.procedures import audit, links, register
 from reassort.rules import tokens
 from reassort.rules.hashing import bcrypt_check, bcrypt_hash, normalise_answer
 from reassort.storage.database import changed_rows
@@ -25,8 +25,8 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def authenticate(s: Session, email: str, password: str) -> Voter | None:
-    """The voter with this address and password; same work whether or not it exists."""
+def _check_password(s: Session, email: str, password: str) -> Voter | None:
+    """The voter with this address and password, deactivated or not; same work whether or not it exists."""
     typed = normalise_email(email)
     # No address of record holds a NUL, and PostgreSQL refuses one in a query
     # parameter (DataError, a 500): such an address is simply unknown.
@@ -35,12 +35,26 @@ def authenticate(s: Session, email: str, password: str) -> Voter | None:
     return voter if ok else None
 
 
+def authenticate(s: Session, email: str, password: str) -> Voter | None:
+    """The active voter with this address and password; same work whether or not it exists.
+
+    A deactivated voter (struck off the register) is refused like a wrong password.
+    """
+    voter = _check_password(s, email, password)
+    return None if register.is_deactivated(voter) else voter
+
+
 ACTIVATION_PATH = "/activation/"
 
 
 def log_in_attempt(s: Session, email: str, password: str, captcha_ok: bool) -> Voter | None:
     """The voter when address, password and CAPTCHA are all right; every attempt audited."""
-    voter = authenticate(s, email, password)
+    voter = _check_password(s, email, password)
+    if register.is_deactivated(voter):
+        # The same refusal as a wrong password; the trail says why (only the voter knows the password).
+        audit.record(s, "login_failed", voter.id if voter else None, "deactivated")
+        s.commit()
+        return None
     if voter is not None and captcha_ok:
         audit.record(s, "login_ok", voter.id)
         s.commit()
@@ -69,7 +83,7 @@ def voter_for_activation(s: Session, token: str) -> Voter | None:
     if claim is None:
         return None
     voter = s.get(Voter, claim.voter_id)
-    if voter is None or voter.activation_generation != claim.generation:
+    if voter is None or voter.activation_generation != claim.generation or register.is_deactivated(voter):
         return None
     return voter
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import audit, links, quotas, votegate
+from reassort.procedures import audit, links, quotas, register, votegate
 from reassort.rules import codes, identifiers, tokens
 from reassort.rules.hashing import bcrypt_check, digest_equal, normalise_answer
 from reassort.storage.database import changed_rows
@@ -149,7 +149,7 @@ def voter_for_link(s: Session, token: str) -> tuple[Voter, int] | None:
     if claim is None:
         return None
     voter = s.get(Voter, claim.voter_id)
-    if voter is None or voter.link_generation != claim.generation:
+    if voter is None or voter.link_generation != claim.generation or register.is_deactivated(voter):
         return None
     return voter, claim.generation
 
@@ -170,7 +170,7 @@ def regenerate(s: Session, voter_id: int, generation: int) -> Regeneration | Non
     code = codes.generate()
     result = s.execute(
         update(Voter)
-        .where(Voter.id == voter_id, Voter.link_generation == generation)
+        .where(Voter.id == voter_id, Voter.link_generation == generation, Voter.deactivated_at.is_(None))
         .values(code_digest=votegate.code_digest(code), code_issued_at=runtime.now_int(),
                 link_generation=new_generation(generation), session_epoch=Voter.session_epoch + 1)
         .execution_options(synchronize_session=False))

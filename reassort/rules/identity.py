@@ -18,6 +18,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reassort.rules.register import INSEE_RE as _INSEE
+
 # Fields named in the audit trail when they differ (short words, nothing personal).
 FAMILY_NAME = "nom"
 GIVEN_NAME = "prenom"
@@ -30,7 +32,6 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ø"
 # Anything that is not a letter or a digit separates words: hyphens, apostrophes
 # (straight and typographic), dots, commas, spaces.
 _SEPARATORS = re.compile(r"[^0-9a-z]+")
-_INSEE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ def current_voter() -> Voter | None:
         idle = runtime.setting("SESSION_IDLE_SECONDS")
         candidate = db.session.get(Voter, vid)
         fresh = runtime.now_int() - int(session.get("seen", 0)) <= idle
-        if candidate is not None and candidate.session_epoch == session.get("ep") and fresh:
+        if (candidate is not None and candidate.session_epoch == session.get("ep") and fresh
+                and candidate.deactivated_at is None):
             voter = candidate
             session["seen"] = runtime.now_int()
         else:

@@ -378,3 +378,144 @@ def test_quotes_backslashes_and_tabs_survive(app):
     voter = all_voters(app)[0]
     assert voter.nom == 'D\'ALEMBERT "dit" \\ Jean'
     assert voter.scrutin_names == ["CAP\tcollège", "CSA \\ B"]
+
+
+# -- the rule table (issue 11 item 4) --------------------------------------------------------
+
+@pytest.mark.parametrize("column, label", [("identifiant", "identifiant"), ("nom", "nom"), ("prenoms", "prénoms")])
+@pytest.mark.parametrize("char", list("=+-@"))
+def test_names_starting_with_a_formula_character_are_refused(app, column, label, char):
+    """They go into the notices file opened in a spreadsheet, which would compute them (CSV injection)."""
+    cells = dict(zip(importer.COLUMNS, GOOD.split(";"), strict=True))
+    cells[column] = f"{char}HYPERLINK(\"http://x\")"
+    report = run_import(app, csv_bytes(";".join(cells[c] for c in importer.COLUMNS)))
+    assert messages(report) == [f"ligne 2 : {label} : ne doit pas commencer par =, +, - ou @"]
+    assert all_voters(app) == []
+
+
+def test_a_formula_character_inside_a_name_is_fine(app):
+    report = run_import(app, csv_bytes(GOOD.replace("Angela Claire", "Angela-Claire =+@")))
+    assert report.ok and all_voters(app)[0].prenoms == "Angela-Claire =+@"
+
+
+def test_column_lengths_come_from_the_models():
+    from reassort.importer.rows import TABLE
+    from reassort.rules.register import INSEE_LENGTH
+
+    lengths = {column.name: column.max_length for column in TABLE}
+    voters = Voter.__table__.c
+    assert lengths["identifiant"] == voters.identifiant.type.length
+    assert lengths["nom"] == voters.nom.type.length and lengths["prenoms"] == voters.prenoms.type.length
+    assert lengths["email"] == voters.email.type.length
+    assert lengths["scrutins"] == Scrutin.__table__.c.name.type.length
+    assert INSEE_LENGTH == voters.lieu_naissance.type.length
+
+
+@pytest.mark.parametrize("cell, length", [("identifiant", 64), ("nom", 200), ("prenoms", 200)])
+def test_a_cell_one_character_too_long_is_refused_and_one_less_accepted(app, cell, length):
+    cells = dict(zip(importer.COLUMNS, GOOD.split(";"), strict=True))
+    cells[cell] = "A" * (length + 1)
+    assert not run_import(app, csv_bytes(";".join(cells[c] for c in importer.COLUMNS))).ok
+    cells[cell] = "A" * length
+    assert run_import(app, csv_bytes(";".join(cells[c] for c in importer.COLUMNS))).ok
+
+
+def mixed_file(n: int = 300) -> bytes:
+    """Rows of every kind: quoted line breaks and separators, quotes, bad rows, duplicates, blank lines."""
+    rows = []
+    for i in range(1, n + 1):
+        if i % 37 == 0:
+            rows.append(f'E{i:04d};"MULTI\nLIGNE";"Jean; dit ""Jo""";1970-01-01;;m{i}@ac-paris.fr;{NUMEN};;"A|B\nC"')
+        elif i % 41 == 0:
+            rows.append(f"E{i:04d};BAD;Date;1970-02-30;;b{i}@ac-paris.fr;{NUMEN};;CAP")
+        elif i % 43 == 0:
+            rows.append(f"E{i - 1:04d};DOUBLE;Id;1970-01-01;;d{i}@ac-paris.fr;{NUMEN};;CAP")
+        elif i % 47 == 0:
+            rows.append("")
+        else:
+            rows.append(f"E{i:04d};NOM;Prénom;1970-01-01;75056;p{i}@ac-paris.fr;{NUMEN};;CAP|CSA")
+    return csv_bytes(*rows)
+
+
+@pytest.mark.parametrize("chunk_bytes", [97, 500, 4096])
+def test_the_pool_and_the_importer_alone_give_the_same_verdicts(app, chunk_bytes):
+    """Chunks cut anywhere (even inside quoted fields) and checked in other processes: the very same report."""
+    data = mixed_file()
+    alone = run_import(app, data, dry_run=True, workers=0, chunk_bytes=1 << 20)
+    pooled = run_import(app, data, dry_run=True, workers=2, chunk_bytes=chunk_bytes)
+    assert not alone.ok and len(alone.errors) > 10
+    assert (pooled.rows, pooled.error_count, messages(pooled)) == (alone.rows, alone.error_count, messages(alone))
+
+
+def test_a_clean_file_checked_by_the_pool_imports_every_row(app):
+    rows = [line for line in mixed_file().decode().split("\n")[1:] if line and "BAD" not in line
+            and "DOUBLE" not in line]
+    data = csv_bytes(*rows)
+    report = run_import(app, data, workers=2, chunk_bytes=211)
+    assert report.ok, messages(report)[:3]
+    voters = all_voters(app)
+    assert len(voters) == report.created == report.rows
+    multi = next(v for v in voters if v.identifiant == "E0037")
+    assert (multi.nom, multi.prenoms, multi.scrutin_names) == ("MULTI LIGNE", 'Jean; dit "Jo"', ["A", "B\nC"])
+
+
+# -- real exports: Windows-1252, Excel's trailing columns (issue 16 item 7) --------------------
+
+EXCEL_SAMPLE = os.path.join(os.path.dirname(SAMPLE), "electeurs-excel.csv")
+
+
+def test_cp1252_file_imports_with_encoding_option(app, runner):
+    """Excel's « CSV (séparateur : point-virgule) »: Windows-1252, CRLF, « ;; » at each line's end."""
+    raw = pathlib.Path(EXCEL_SAMPLE).read_bytes()
+    assert b"\r\n" in raw and b";;\r\n" in raw and "LEFÈVRE".encode("cp1252") in raw
+    refused = runner.invoke(args=["voters", "import", EXCEL_SAMPLE])
+    assert refused.exit_code == 1 and "--encoding cp1252" in refused.stderr
+    result = runner.invoke(args=["voters", "import", EXCEL_SAMPLE, "--encoding", "cp1252"])
+    assert result.exit_code == 0, result.output
+    voters = {v.identifiant: v for v in all_voters(app)}
+    assert len(voters) == 6
+    assert voters["E0005"].nom == "LEFÈVRE" and voters["E0005"].prenoms == "Hélène Marie"
+    assert voters["E0006"].nom == "GARCIA-NOËL" and voters["E0006"].prenoms == "Antoine Cœur"
+    assert voters["E0004"].prenoms == "Thi Lan Lætitia"
+    assert voters["E0004"].scrutin_names == ["Commission consultative paritaire ; agents contractuels"]
+    assert voters["E0001"].scrutin_names[0] == "CAP académique — professeurs certifiés"
+
+
+def test_a_utf8_file_read_as_cp1252_is_refused(app):
+    report = run_import(app, csv_bytes(GOOD.replace("DUBOIS", "LEFÈVRE")), encoding="cp1252")
+    assert messages(report) == [f"ligne 2 : {source.LOOKS_UTF8}"]
+    assert all_voters(app) == []
+
+
+def test_a_bom_means_utf8_whatever_the_option(app):
+    report = run_import(app, csv_bytes(GOOD.replace("DUBOIS", "LEFÈVRE"), bom=True), encoding="cp1252")
+    assert report.ok and all_voters(app)[0].nom == "LEFÈVRE"
+
+
+def test_a_file_in_neither_encoding_says_what_to_do(app):
+    data = csv_bytes(GOOD).replace(b"DUBOIS", b"DUB\x81OIS")  # 0x81: undefined in Windows-1252
+    report = run_import(app, data, encoding="cp1252")
+    assert messages(report) == [f"ligne 2 : {source.not_decodable('cp1252')}"]
+    assert "CSV UTF-8" in report.errors[0].message
+
+
+def test_a_utf16_file_is_explained(app):
+    report = run_import(app, ("\ufeff" + HEADER + "\n" + GOOD + "\n").encode("utf-16"))
+    assert messages(report) == [f"ligne 1 : {source.UTF16}"]
+
+
+@pytest.mark.parametrize("header_end, row_end", [(";;;", ";;;"), ("", ";;"), (";", ""), (";;", "; ;")])
+def test_empty_trailing_columns_are_accepted(app, header_end, row_end):
+    report = run_import(app, csv_bytes(GOOD + row_end, SECOND + row_end, header=HEADER + header_end))
+    assert report.ok, messages(report)
+    assert [v.identifiant for v in all_voters(app)] == ["E0001", "E0002"]
+
+
+def test_a_filled_cell_past_the_last_column_is_refused(app):
+    report = run_import(app, csv_bytes(GOOD + ";;en trop", header=HEADER + ";;"))
+    assert messages(report) == ["ligne 2 : 9 colonnes attendues, 11 trouvées"]
+
+
+def test_an_empty_column_name_between_columns_is_still_refused(app):
+    report = run_import(app, csv_bytes(GOOD, header=HEADER.replace(";nom;", ";;nom;")))
+    assert "colonnes inconnues : (vide)" in messages(report)[0]

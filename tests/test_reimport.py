@@ -284,10 +284,10 @@ def test_a_second_import_at_once_is_refused(app, settings):
     assert run_import(app, csv_bytes(row(1))).ok
     with app.app_context():
         with db.engine.connect() as other:
-            other.execute(text("SELECT pg_advisory_lock(:key)"), {"key": importer.PG_IMPORT_LOCK})
+            other.execute(text(f"SELECT pg_advisory_lock{importer.LOCK_KEY}"), {"key": importer.PG_IMPORT_LOCK})
             other.commit()
             report = run_import(app, csv_bytes(row(1, nom="Z")))
-            other.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": importer.PG_IMPORT_LOCK})
+            other.execute(text(f"SELECT pg_advisory_unlock{importer.LOCK_KEY}"), {"key": importer.PG_IMPORT_LOCK})
             other.commit()
     assert [e.message for e in report.errors] == [importer.BUSY]
     assert all_voters(app)[0].nom == "NOM"

@@ -49,8 +49,10 @@ __all__ = ["COLUMNS", "ENCODINGS", "MAX_KEPT_ERRORS", "BadFile", "ImportReport",
 VOTERS = cast(Table, Voter.__table__)
 #: Voters per transaction of a re-import: each holds that many voter rows for milliseconds.
 APPLY_BATCH = 2000
-# Any PostgreSQL advisory-lock key of our own: one import at a time (ids are given here).
+# PostgreSQL advisory lock: one import at a time per schema (ids are given here); the schema's
+# name in the key lets deployments (or test runs) sharing a database import side by side.
 PG_IMPORT_LOCK = 0x52_45_41_53
+LOCK_KEY = "(:key, hashtext(current_schema()))"
 BUSY = "un autre import est en cours sur cette base : attendez sa fin, puis relancez"
 ABSENT_DETAIL = "absent du fichier importé"
 
@@ -115,7 +117,7 @@ def _begin(conn: Connection) -> bool:
     if conn.dialect.name != "postgresql":
         return True
     conn.execute(text("SET statement_timeout = 0"))
-    locked = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": PG_IMPORT_LOCK}).scalar()
+    locked = conn.execute(text(f"SELECT pg_try_advisory_lock{LOCK_KEY}"), {"key": PG_IMPORT_LOCK}).scalar()
     conn.commit()
     return bool(locked)
 
@@ -126,7 +128,7 @@ def _end(conn: Connection) -> None:
         conn.rollback()
     reimport.drop(conn)
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_IMPORT_LOCK})
+        conn.execute(text(f"SELECT pg_advisory_unlock{LOCK_KEY}"), {"key": PG_IMPORT_LOCK})
         conn.execute(text("RESET statement_timeout"))
     conn.commit()
 

@@ -72,12 +72,7 @@ class Encoder:
         names = values[-1]
         key = line if self.staging else voter_id_of_line(self.first_id, line)
         if self.copy:
-            fields = [_copy_field(v) for v in values[:-1]]
-            self.voters.append("\t".join([str(key)] + fields + ([] if self.staging else ["0"] * 7)) + "\n")
-            if self.staging:
-                self.scrutins.extend(f"{key}\t{i}\t{_copy_field(name)}\n" for i, name in enumerate(names))
-            else:
-                self.scrutins.extend(f"{key}\t{_copy_field(name)}\n" for name in names)
+            self._add_copy_text(key, values[:-1], names)
             return
         self.voters.append(key)
         self.voters.extend(values[:-1])
@@ -89,11 +84,29 @@ class Encoder:
             for name in names:
                 self.scrutins += (key, name)
 
+    def _add_copy_text(self, key: int, fields: list, names: list[str]) -> None:
+        """``COPY`` text lines; fields are escaped only when one holds a tab, a line end or a backslash."""
+        plain = "\t".join([v or "" for v in fields])
+        if plain.count("\t") != len(fields) - 1 or _needs_escape(plain):
+            line = "\t".join(_copy_field(v) for v in fields)
+        else:
+            line = "\t".join(["\\N" if v is None else v for v in fields])
+        tail = "" if self.staging else "\t0\t0\t0\t0\t0\t0\t0"
+        self.voters.append(f"{key}\t{line}{tail}\n")
+        for i, name in enumerate(names):
+            if "\t" in name or _needs_escape(name):
+                name = _copy_field(name)
+            self.scrutins.append(f"{key}\t{i}\t{name}\n" if self.staging else f"{key}\t{name}\n")
+
     def payload(self) -> tuple[Any, Any, int]:
         """``(voters, scrutins, rows)``: flat parameter lists (SQLite) or ``COPY`` text (PostgreSQL)."""
         if self.copy:
             return "".join(self.voters), "".join(self.scrutins), self.count
         return self.voters, self.scrutins, self.count
+
+
+def _needs_escape(text: str) -> bool:
+    return "\\" in text or "\n" in text or "\r" in text
 
 
 def _copy_field(value: Any) -> str:

@@ -41,7 +41,7 @@ COLUMNS = {
 # the rest of a batch (fewer rows) goes through executemany.
 ROWS_PER_STATEMENT = 256
 # SQLite page cache of the import's connection (KiB): room for the voters' indexes.
-IMPORT_CACHE_KIB = 64 * 1024
+IMPORT_CACHE_KIB = 128 * 1024
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 

@@ -126,3 +126,22 @@ def test_reactivate_command_puts_the_voter_back_with_old_links_dead(app, runner,
     assert events(app, "voter_reactivated") == [(voter_id, "par A : erreur corrigée")]
     assert login(client, email).status_code == 302
     assert post_form(client, "/vote", {"code": CODE}).status_code == 302  # the code still works
+
+
+def test_links_of_the_current_generation_are_refused_too(app, make_voter):
+    """A link recorded after the deactivation (a request racing with it sets a new generation):
+    the deactivation itself refuses it, not only the generations it moved on."""
+    from reassort.procedures import links
+    from reassort.rules import tokens
+
+    voter_id = make_voter()
+    deactivate(app, voter_id)
+    voter = get_voter(app, voter_id)
+    with app.app_context():
+        reissue = links.make(tokens.REISSUE, voter_id, voter.link_generation)
+        activation = accounts.activation_link(voter_id, voter.activation_generation).rsplit("/", 1)[1]
+        with db.new_session() as s:
+            assert recovery.voter_for_link(s, reissue) is None
+            assert recovery.regenerate(s, voter_id, voter.link_generation) is None
+            assert accounts.voter_for_activation(s, activation) is None
+        assert votegate.code_digest(CODE) == get_voter(app, voter_id).code_digest

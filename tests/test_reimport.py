@@ -280,16 +280,30 @@ def test_an_import_runs_without_statement_timeout_and_gives_it_back(app, setting
 
 
 def test_a_second_import_at_once_is_refused(app, settings):
+    """One import at a time per schema; the refused one leaves its connection's timeouts as they were."""
     _postgres_only(settings)
     assert run_import(app, csv_bytes(row(1))).ok
-    with app.app_context():
-        with db.engine.connect() as other:
+    url = make_url(settings["DATABASE_URL"])
+    engine = make_engine(url.update_query_dict({"options": url.query["options"] + " -c statement_timeout=4s"})
+                         .render_as_string(hide_password=False))
+    try:
+        with app.app_context(), engine.connect() as other, Session(engine) as session:
             other.execute(text(f"SELECT pg_advisory_lock{importer.LOCK_KEY}"), {"key": importer.PG_IMPORT_LOCK})
             other.commit()
-            report = run_import(app, csv_bytes(row(1, nom="Z")))
+            report = importer.import_voters(session, csv_bytes(row(1, nom="Z")), app.config["HASH_PEPPER"])
             other.execute(text(f"SELECT pg_advisory_unlock{importer.LOCK_KEY}"), {"key": importer.PG_IMPORT_LOCK})
             other.commit()
+            with engine.connect() as conn:  # the connection the refused import had
+                assert conn.execute(text("SHOW statement_timeout")).scalar() == "4s"
+    finally:
+        engine.dispose()
     assert [e.message for e in report.errors] == [importer.BUSY]
     assert all_voters(app)[0].nom == "NOM"
     assert run_import(app, csv_bytes(row(1, nom="Z"))).ok
 
+
+def test_a_scrutin_dropped_counts_as_a_change_and_is_written(app):
+    assert run_import(app, csv_bytes(row(1, scrutins="CAP|CSA"), row(2, scrutins="CAP"))).ok
+    report = run_import(app, csv_bytes(row(1, scrutins="CAP"), row(2, scrutins="CAP")))
+    assert (report.changed, report.unchanged, report.fields) == (1, 1, {"scrutins": 1})
+    assert [v.scrutin_names for v in all_voters(app)] == [["CAP"], ["CAP"]]

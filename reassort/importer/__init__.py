@@ -116,21 +116,29 @@ def _begin(conn: Connection) -> bool:
     statements (the one of ``DATABASE_URL`` protects the voters' requests, not this)."""
     if conn.dialect.name != "postgresql":
         return True
-    conn.execute(text("SET statement_timeout = 0"))
     locked = conn.execute(text(f"SELECT pg_try_advisory_lock{LOCK_KEY}"), {"key": PG_IMPORT_LOCK}).scalar()
+    if locked:
+        conn.execute(text("SET statement_timeout = 0"))
     conn.commit()
     return bool(locked)
 
 
 def _end(conn: Connection) -> None:
-    """Leave the connection as the pool lent it: no staging table, no lock, its own timeouts."""
-    with contextlib.suppress(Exception):
-        conn.rollback()
-    reimport.drop(conn)
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"SELECT pg_advisory_unlock{LOCK_KEY}"), {"key": PG_IMPORT_LOCK})
-        conn.execute(text("RESET statement_timeout"))
-    conn.commit()
+    """Leave the connection as the pool lent it: no staging table, no lock, its own timeouts.
+
+    Should that fail (the server went away), the connection is discarded rather than
+    given back with a lock or a temporary table: closing it ends both.
+    """
+    try:
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        reimport.drop(conn)
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"SELECT pg_advisory_unlock{LOCK_KEY}"), {"key": PG_IMPORT_LOCK})
+            conn.execute(text("RESET statement_timeout"))
+        conn.commit()
+    except Exception:  # noqa: BLE001 - the import's own outcome (or error) is what the caller must see
+        conn.invalidate()
 
 
 class _Job:

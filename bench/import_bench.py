@@ -2,9 +2,10 @@
 
 Generates ``--rows`` voters (default 100,000) to a temporary CSV, imports them into a
 fresh temporary SQLite database (and, with ``--postgres``, into a schema of its own
-on the PostgreSQL server, dropped afterwards), re-imports the same file (the update
-path), and times a plain ``sqlite3`` executemany of the very same stored rows for a
-ratio.  Run from the project root::
+on the PostgreSQL server, dropped afterwards), re-imports the same file (the re-import
+path: staged, compared, every voter unchanged), and times a plain ``sqlite3``
+executemany of the very same stored rows for a ratio.  The import checks the rows in a
+pool of processes; the CPU of both is printed (the machine's load moves wall times).  Run from the project root::
 
     .venv/bin/python -m bench.import_bench --rows 100000 [--postgres]
 """

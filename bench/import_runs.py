@@ -3,8 +3,10 @@
 ``bench/run.py`` starts this once per run so that each run's memory is its own.
 It reuses ``import_bench.run_import`` as it is (migrate a fresh database, import
 the CSV, re-import it) and wraps ``importer.import_voters`` to read, for each of
-the two phases, its time and the process's peak RSS (``VmHWM``, reset before the
-phase through ``/proc/self/clear_refs``).  On SQLite it then times
+the two phases, its time, the process's peak RSS (``VmHWM``, reset before the
+phase through ``/proc/self/clear_refs``), the peak RSS of its largest checking
+process (``RUSAGE_CHILDREN``: the pool's workers end with each import), and the
+CPU seconds of both (the machine's load moves wall times, hardly CPU times).  On SQLite it then times
 ``import_bench.raw_sqlite_insert`` (a bare ``sqlite3`` executemany of the very
 same stored rows) — after the peak was read, since that one loads every row.
 
@@ -18,6 +20,7 @@ import contextlib
 import functools
 import json
 import os
+import resource
 import sys
 import time
 
@@ -39,18 +42,29 @@ def _reset_peak() -> bool:
         return False
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measured(import_voters, phases: list[dict]):
     """``importer.import_voters`` recording each call's rows, seconds and peak RSS."""
     @functools.wraps(import_voters)
     def wrapper(*args, **kwargs):
         base = _status_kib("VmRSS")
         reset = _reset_peak()
+        cpu, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+        load = os.getloadavg()[0]
         start = time.perf_counter()
         report = import_voters(*args, **kwargs)
         seconds = time.perf_counter() - start
-        phases.append({"rows": report.rows, "created": report.created, "updated": report.updated,
-                       "seconds": seconds, "rss_before_kib": base, "peak_kib": _status_kib("VmHWM"),
-                       "peak_is_phase_only": reset})
+        phases.append({"rows": report.rows, "created": report.created, "changed": report.changed,
+                       "unchanged": report.unchanged, "seconds": seconds, "rss_before_kib": base,
+                       "peak_kib": _status_kib("VmHWM"), "peak_is_phase_only": reset,
+                       "workers_peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                       "cpu_seconds": _cpu(resource.RUSAGE_SELF) - cpu,
+                       "workers_cpu_seconds": _cpu(resource.RUSAGE_CHILDREN) - children,
+                       "load_before": load})
         return report
     return wrapper
 

@@ -107,8 +107,8 @@ def send(address: tuple[str, int], request: bytes, timeout: float = SOCKET_TIMEO
 
 
 def run(address: tuple[str, int], requests: Iterable[bytes], check: Check, *, concurrency: int,
-        duration: float, max_requests: int) -> RunResult:
-    """Load ``address`` with ``requests`` until ``duration`` s, ``max_requests`` or their end."""
+        duration: float, max_requests: int, stop: threading.Event | None = None) -> RunResult:
+    """Load ``address`` with ``requests`` until ``duration`` s, ``max_requests``, their end or ``stop``."""
     source: Iterator[bytes] = iter(requests)
     lock = threading.Lock()
     result = RunResult()
@@ -119,7 +119,7 @@ def run(address: tuple[str, int], requests: Iterable[bytes], check: Check, *, co
     def next_request() -> bytes | None:
         nonlocal issued
         with lock:
-            if issued >= max_requests or time.perf_counter() >= deadline:
+            if issued >= max_requests or time.perf_counter() >= deadline or (stop is not None and stop.is_set()):
                 return None
             request = next(source, None)
             if request is not None:

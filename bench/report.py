@@ -90,6 +90,10 @@ def import_figures(imp: dict, backend: str) -> dict | None:
         "peak_create_kib": _median([r["phases"][0]["peak_kib"] for r in runs]),
         "peak_update_kib": _median([r["phases"][1]["peak_kib"] for r in runs if len(r["phases"]) > 1]),
         "base_kib": _median([r["phases"][0]["rss_before_kib"] for r in runs]),
+        "workers_peak_kib": _median([r["phases"][0].get("workers_peak_kib", 0) for r in runs]),
+        # CPU per row of the importer's process and of its checking processes (creation phase).
+        "cpu_us": _median([r["phases"][0].get("cpu_seconds", 0) / rows * 1e6 for r in runs]),
+        "workers_cpu_us": _median([r["phases"][0].get("workers_cpu_seconds", 0) / rows * 1e6 for r in runs]),
     }
     if all("raw_seconds" in r for r in runs):
         raw = [rows / r["raw_seconds"] for r in runs]
@@ -193,6 +197,43 @@ def _capacity_of(c: dict, a: dict) -> dict:
 
 # --- the document -----------------------------------------------------------------------------
 
+NO_POOL = "none (a small file is checked in the importer's process)"
+
+
+def _workers_peak(figures: dict) -> str:
+    peak = figures.get("workers_peak_kib")
+    return f" + {_mib(peak)} per checking process" if peak else ""
+
+
+def _pool_peak(figures: dict) -> str:
+    return _mib(figures["workers_peak_kib"]) if figures.get("workers_peak_kib") else NO_POOL
+
+
+def _render_traffic(w, traffic: dict) -> None:
+    """§1's re-import under traffic (``bench/import_traffic.py``)."""
+    imp = traffic["import"]
+    w("### Re-import during the poll")
+    w("")
+    w(f"`bench/import_traffic.py`: {traffic['voters']:,} voters on PostgreSQL, gunicorn with 2 sync workers, the "
+      f"`DATABASE_URL` of `deploy/reassort.env.example` (`{traffic['database_url_options']}`). Two loads side "
+      "by side, `POST /vote` (reads the voter, writes an audit row) and `POST /reassort/regenerer` (updates the "
+      "voter's row, as the import does), first alone, then during a re-import in which every voter changes: "
+      f"{imp['changed']:,} voters rewritten in {imp['seconds']:.1f} s, {imp['batch']:,} per transaction. Every "
+      "answer is checked; a failure is any other answer (503, 5xx, a timeout).")
+    w("")
+    w("| load | served alone | failed | p50 / p99 / max alone | served during the import | failed | "
+      "p50 / p99 / max during |")
+    w("|---|---|---|---|---|---|---|")
+    for name, label in (("vote", "`POST /vote`"), ("regen", "`POST /reassort/regenerer`")):
+        a, d = traffic["alone"].get(name), traffic["during"].get(name)
+        if not a or not d:
+            continue
+        w(f"| {label} | {a['served']:,} | {a['failed']} | {a['p50_ms']:.0f} / {a['p99_ms']:.0f} / "
+          f"{a['max_ms']:.0f} ms | {d['served']:,} | {d['failed']} | {d['p50_ms']:.0f} / {d['p99_ms']:.0f} / "
+          f"{d['max_ms']:.0f} ms |")
+    w("")
+
+
 def render(results: dict) -> str:
     m = results["machine"]
     runs = results["runs"]
@@ -226,7 +267,8 @@ def render(results: dict) -> str:
     w("|---|---|---|---|---|")
     if sqlite:
         w(f"| import 1: CSV → SQLite, {imp['rows']:,} voters | {_n(sqlite['create'])} rows/s, peak "
-          f"{_mib(sqlite['peak_create_kib'])} | {_pct(sqlite.get('ratio_to_raw'))} of a bare sqlite3 executemany "
+          f"{_mib(sqlite['peak_create_kib'])}{_workers_peak(sqlite)} | "
+          f"{_pct(sqlite.get('ratio_to_raw'))} of a bare sqlite3 executemany "
           f"({_n(sqlite.get('raw'))} rows/s) | ≥ 50 000 rows/s | "
           f"{_ok(sqlite['create'] >= TARGET_IMPORT_SQLITE)} |")
     if pg:
@@ -290,28 +332,43 @@ def render(results: dict) -> str:
         w("")
         w(f"`bench/import_bench.py` generates {imp['rows']:,} realistic voters ({imp['csv_bytes'] / MB:.0f} MB of "
           "CSV: NUMEN and/or NIR with its key, Corsican communes, 1–3 scrutins, both date formats) and "
-          "`import_bench.run_import` imports them with `importer.import_voters` into a fresh database, then "
-          "imports the same file again (every voter known: the re-import path). Each run is a process of its own "
-          "(`bench/import_runs.py`) so that its peak RSS (`VmHWM`, cleared before each phase) is its own; the peak "
-          "includes the interpreter and the app (about "
-          f"{_mib(sqlite['base_kib']) if sqlite else '—'} before the import). The reference is "
+          "`import_bench.run_import` imports them with `importer.import_voters` into a fresh database (the first "
+          "import: rows written as they are checked, one transaction), then imports the same file again (every "
+          "voter known: the re-import path — staged, compared field by field, nothing to write). The rows are "
+          "checked by a pool of processes, one per core (`reassort/importer/checking.py`), while the importer's "
+          "process writes. Each run is a process of its own (`bench/import_runs.py`) so that its peak RSS "
+          "(`VmHWM`, cleared before each phase) is its own; the peak includes the interpreter and the app (about "
+          f"{_mib(sqlite['base_kib']) if sqlite else '—'} before the import); each checking process peaks "
+          "apart (its RSS counts pages it shares with the importer, forked from it). The reference is "
           "`import_bench.raw_sqlite_insert`: the very same stored rows written by a bare `sqlite3` executemany to an "
           "empty copy of the schema, without reading, checking or hashing anything. PostgreSQL: a fresh database "
           "created for each run on 127.0.0.1:5432 and dropped afterwards.")
         w("")
-        w("| backend | create (rows/s) | re-import (rows/s) | peak RSS create / re-import | bare sqlite3 executemany "
-          "| import ÷ bare |")
-        w("|---|---|---|---|---|---|")
+        w("| backend | create (rows/s) | re-import (rows/s) | peak RSS create / re-import | peak RSS of a checking "
+          "process | CPU per row: importer + checking | bare sqlite3 executemany | import ÷ bare |")
+        w("|---|---|---|---|---|---|---|---|")
         if sqlite:
             w(f"| SQLite | **{_n(sqlite['create'])}** | {_n(sqlite['update'])} | {_mib(sqlite['peak_create_kib'])} / "
-              f"{_mib(sqlite['peak_update_kib'])} | {_n(sqlite.get('raw'))} rows/s | "
+              f"{_mib(sqlite['peak_update_kib'])} | {_pool_peak(sqlite)} | "
+              f"{sqlite['cpu_us']:.1f} + {sqlite['workers_cpu_us']:.1f} µs | {_n(sqlite.get('raw'))} rows/s | "
               f"{_pct(sqlite.get('ratio_to_raw'))} |")
         if pg:
             w(f"| PostgreSQL | **{_n(pg['create'])}** | {_n(pg['update'])} | {_mib(pg['peak_create_kib'])} / "
-              f"{_mib(pg['peak_update_kib'])} | — | — |")
+              f"{_mib(pg['peak_update_kib'])} | {_pool_peak(pg)} | "
+              f"{pg['cpu_us']:.1f} + {pg['workers_cpu_us']:.1f} µs (+ the server's) | — | — |")
         elif imp.get("postgresql_problem"):
-            w(f"| PostgreSQL | not measured: {imp['postgresql_problem']} | | | | |")
+            w(f"| PostgreSQL | not measured: {imp['postgresql_problem']} | | | | | | |")
         w("")
+        if sqlite and sqlite["workers_cpu_us"]:
+            bound = 2 / ((sqlite["cpu_us"] + sqlite["workers_cpu_us"]) / 1e6)
+            w(f"On SQLite a row costs {sqlite['cpu_us']:.1f} µs of CPU in the importer's process (mostly SQLite "
+              f"itself) and {sqlite['workers_cpu_us']:.1f} µs in the checking processes: two idle cores could "
+              f"do at most about {_n(bound)} rows/s. The wall-clock figures move with the machine's load; the "
+              "CPU per row hardly does.")
+            w("")
+        traffic = imp.get("traffic")
+        if traffic and traffic.get("during"):
+            _render_traffic(w, traffic)
 
     # 2. Codes
     if codes:

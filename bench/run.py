@@ -1,7 +1,8 @@
 """``scripts/bench [--quick]``: every benchmark of issue 7, written to ``docs/benchmarks.md``.
 
 1. import of generated voters from CSV (``bench/import_bench.py``) into SQLite and,
-   when reachable, a fresh PostgreSQL database, beside a bare sqlite3 executemany;
+   when reachable, a fresh PostgreSQL database, beside a bare sqlite3 executemany; and
+   a re-import under traffic (``bench/import_traffic.py``, PostgreSQL);
 2. ``codes issue`` for the same voters: codes per second, notices file size;
 3. HTTP under gunicorn, 2 sync workers on the loopback (``bench/http_bench.py``),
    each endpoint beside a bare Flask route, the bcrypt-bound ones beside the bcrypt bound;
@@ -187,6 +188,11 @@ def bench_import(args, tmp: str, results: dict) -> str:
             results["import"]["postgresql"].append(figures)
             say(f"import PostgreSQL {run}/{args.runs} : "
                 f"{args.rows / figures['phases'][0]['seconds']:,.0f} lignes/s")
+        voters = min(args.rows, args.http_voters)
+        say(f"import : ré-import de {voters:,d} électeurs sous trafic (POST /vote, POST /reassort/regenerer)")
+        results["import"]["traffic"] = _subprocess("bench.import_traffic", ["--voters", str(voters),
+                                                                              "--baseline", str(args.duration)],
+                                                   max(900.0, voters * 0.01))
     else:
         say(f"import PostgreSQL ignoré : {problem}")
     os.unlink(csv_path)

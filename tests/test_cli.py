@@ -55,16 +55,16 @@ def import_sample(runner) -> None:
 def test_import_command_reports_counts(runner, app):
     result = runner.invoke(args=["voters", "import", SAMPLE])
     assert result.exit_code == 0
-    assert "Import terminé : 6 ligne(s) ; électeurs créés : 6, mis à jour : 0." in result.stdout
+    assert "Import terminé : 6 ligne(s).\n  nouveaux électeurs : 6\n  modifiés : 0\n" in result.stdout
     again = runner.invoke(args=["voters", "import", SAMPLE])
-    assert "électeurs créés : 0, mis à jour : 6" in again.stdout
+    assert "  nouveaux électeurs : 0\n  modifiés : 0\n  inchangés : 6\n" in again.stdout
     assert len(voters_by_identifiant(app)) == 6
 
 
 def test_import_command_dry_run_writes_nothing(runner, app):
     result = runner.invoke(args=["voters", "import", SAMPLE, "--dry-run"])
     assert result.exit_code == 0
-    assert "seraient créés : 6" in result.stdout and "Rien n'a été écrit" in result.stdout
+    assert "L'import ferait :\n  nouveaux électeurs : 6\n" in result.stdout and "Rien n'a été écrit" in result.stdout
     assert voters_by_identifiant(app) == {}
 
 

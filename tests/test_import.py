@@ -4,14 +4,15 @@ nothing written on error, re-import by identifiant, keyed digests only."""
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import pathlib
-import threading
 
 import pytest
 from sqlalchemy import select, text
 
 from reassort import importer
+from reassort.importer import source, writer
 from reassort.procedures import audit
 from reassort.rules import hashing
 from reassort.rules.identifiers import nir_digest, numen_digest
@@ -61,7 +62,7 @@ def messages(report) -> list[str]:
 
 def test_import_creates_voters_with_their_scrutins(app):
     report = run_import(app, csv_bytes(GOOD, SECOND))
-    assert report.ok and (report.rows, report.created, report.updated) == (2, 2, 0)
+    assert report.ok and (report.rows, report.created, report.changed, report.unchanged) == (2, 2, 0, 0)
     first, second = all_voters(app)
     assert first.identifiant == "E0001" and first.prenoms == "Angela Claire"
     assert first.email == "angela.dubois@ac-paris.fr"  # stored lower-cased
@@ -135,11 +136,12 @@ def test_every_bad_row_is_listed(app):
     assert all_voters(app) == []
 
 
-def test_email_of_another_voter_in_the_database_is_refused(app, make_voter):
+def test_email_of_a_voter_absent_from_the_file_is_refused(app, make_voter):
     make_voter(identifiant="E0100", email="angela.dubois@ac-paris.fr")
     report = run_import(app, csv_bytes(GOOD))
-    assert messages(report) == [
-        "ligne 2 : adresse électronique déjà attribuée à l'électeur « E0100 » dans la base"]
+    assert [str(e).split(" :", 2)[:2] for e in report.errors] == [
+        ["ligne 2", " adresse électronique déjà attribuée à l'électeur « E0100 », absent du fichier"]]
+    assert "donnez-lui une autre adresse dans le fichier" in report.errors[0].message
     assert [v.identifiant for v in all_voters(app)] == ["E0100"]
 
 
@@ -164,10 +166,12 @@ def test_columns_may_come_in_any_order(app):
     assert report.ok and all_voters(app)[0].email == "a.b@ac-nice.fr"
 
 
-def test_non_utf8_file_is_refused(app):
-    latin1 = csv_bytes(GOOD).decode().replace("DUBOIS", "LEFÈVRE").encode("cp1252")
+def test_non_utf8_file_is_refused_and_the_message_suggests_cp1252(app):
+    latin1 = csv_bytes(SECOND, GOOD).decode().replace("DUBOIS", "LEFÈVRE").encode("cp1252")
     report = run_import(app, latin1)
-    assert messages(report) == [importer.NOT_UTF8]
+    assert [e.line for e in report.errors] == [3]  # the line of the first byte that is not UTF-8
+    assert "n'est pas encodé en UTF-8" in report.errors[0].message
+    assert "--encoding cp1252" in report.errors[0].message
     assert all_voters(app) == []
 
 
@@ -237,7 +241,7 @@ def test_reimport_updates_by_identifiant_and_keeps_password_and_code(app, make_v
                           link_generation=3)
     before = get_voter(app, voter_id)
     report = run_import(app, csv_bytes(GOOD, SECOND))
-    assert report.ok and (report.created, report.updated) == (1, 1)
+    assert report.ok and (report.created, report.changed, report.unchanged) == (1, 1, 0)
     after = get_voter(app, voter_id)
     assert (after.nom, after.prenoms, after.email) == ("DUBOIS", "Angela Claire", "angela.dubois@ac-paris.fr")
     assert after.nir_digest == nir_digest(app.config["HASH_PEPPER"], NIR15[:10])
@@ -253,7 +257,7 @@ def test_reimporting_the_same_file_changes_nothing(app):
     run_import(app, csv_bytes(GOOD, SECOND))
     first = [(v.id, v.email, v.nir_digest, v.scrutin_names) for v in all_voters(app)]
     report = run_import(app, csv_bytes(GOOD, SECOND))
-    assert (report.created, report.updated) == (0, 2)
+    assert (report.created, report.changed, report.unchanged) == (0, 0, 2)
     assert [(v.id, v.email, v.nir_digest, v.scrutin_names) for v in all_voters(app)] == first
 
 
@@ -292,32 +296,20 @@ def test_digests_not_clear_values(app, settings):
 
 def test_progress_is_reported(app):
     seen = []
-    run_import(app, csv_bytes(GOOD, SECOND), progress=seen.append, batch_size=1)
-    assert seen[-1] == 2 and seen == sorted(seen)
+    run_import(app, csv_bytes(GOOD, SECOND), progress=seen.append, chunk_bytes=len(GOOD) + 1)
+    assert seen[-1] == 2 and seen == sorted(seen) and len(seen) == 2
 
 
 def test_batches_share_the_scrutins_correctly(app):
     rows = [f"E{n:04d};NOM;Prénom;1970-01-01;;p{n}@ac-paris.fr;{NUMEN};;S{n}|T{n}" for n in range(1, 8)]
-    assert run_import(app, csv_bytes(*rows), batch_size=3).ok
+    assert run_import(app, csv_bytes(*rows), chunk_bytes=150).ok
     assert [v.scrutin_names for v in all_voters(app)] == [[f"S{n}", f"T{n}"] for n in range(1, 8)]
 
 
 @pytest.mark.parametrize("pepper", ["court", "p" * 64, "un poivre bien plus long que le bloc de SHA-256 " * 2])
-def test_keyed_digest_is_hashing_digest(pepper):
+def test_keyed_digest_is_digest(pepper):
     for purpose, value in (("numen", NUMEN), ("nir10", "285092A004"), ("numen", "")):
-        assert importer.KeyedDigest(pepper, purpose)(value) == hashing.digest(pepper, purpose, value)
-
-
-@pytest.mark.parametrize("row", [
-    GOOD, SECOND, f"E0003;DUBOIS;Angela;24/08/1962;2a004;a@b.fr;{NUMEN.lower()};2 62 08 75 107;A|A|B",
-    f"E0004;  DUBOIS  ;Angela\tClaire;1962-08-24;;a2@b.fr;;{NIR15_2A};A||B",
-])
-def test_quick_path_and_full_check_agree(row):
-    fields = row.split(";")
-    fast = importer.RowChecker({}, {}, "pepper", dt.date(2027, 1, 1)).check(fields, 2)
-    full = importer.RowChecker({}, {}, "pepper", dt.date(2027, 1, 1))._check_fully(
-        [f.strip() for f in fields], 2)
-    assert fast == full and fast[0] is not None
+        assert hashing.KeyedDigest(pepper, purpose)(value) == hashing.digest(pepper, purpose, value)
 
 
 def test_voters_added_after_an_import_get_fresh_ids(app):
@@ -331,7 +323,7 @@ def test_voters_added_after_an_import_get_fresh_ids(app):
                       links_in_window=0, challenge_failures=0, challenge_locked_until=0, session_epoch=0)
         session.add(extra)
         session.commit()
-        assert extra.id == 3
+        assert extra.id > max(v.id for v in all_voters(app) if v.identifiant != "E0100")
         session.close()
 
 
@@ -344,23 +336,24 @@ def test_voters_absent_from_the_file_are_left_alone(app, make_voter):
         (before.email, before.code_digest, before.password_hash)
 
 
-def test_a_failing_write_rolls_everything_back(app, monkeypatch):
-    """An error in the writing thread reaches the caller; nothing stays written, no thread lingers."""
-    real_write = importer.BatchWriter.write
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_failing_write_rolls_everything_back(app, monkeypatch, workers):
+    """An error while writing reaches the caller; nothing stays written, no checking process lingers."""
+    real_write = writer.Writer.write
     calls = []
 
-    def write_then_fail(self, rows):
-        calls.append(len(rows))
+    def write_then_fail(self, payload):
+        calls.append(payload[2])
         if len(calls) == 2:
             raise RuntimeError("disque plein")
-        real_write(self, rows)
+        real_write(self, payload)
 
-    monkeypatch.setattr(importer.BatchWriter, "write", write_then_fail)
+    monkeypatch.setattr(writer.Writer, "write", write_then_fail)
     rows = [f"E{n:04d};NOM;Prénom;1970-01-01;;p{n}@ac-paris.fr;{NUMEN};;CAP" for n in range(1, 8)]
     with pytest.raises(RuntimeError, match="disque plein"):
-        run_import(app, csv_bytes(*rows), batch_size=2)
+        run_import(app, csv_bytes(*rows), chunk_bytes=100, workers=workers)
     assert all_voters(app) == []
-    assert not [t for t in threading.enumerate() if t.name == "voters-import-writer"]
+    assert multiprocessing.active_children() == []
 
 
 def test_the_connection_gets_its_page_cache_back(app, settings):
@@ -374,11 +367,12 @@ def test_the_connection_gets_its_page_cache_back(app, settings):
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
 
 
-def test_a_bad_byte_far_down_the_file_rolls_back_the_batches_written(app):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_bad_byte_far_down_the_file_rolls_back_the_batches_written(app, workers):
     rows = [f"E{n:04d};NOM;Prénom;1970-01-01;;p{n}@ac-paris.fr;{NUMEN};;CAP" for n in range(1, 301)]
     data = csv_bytes(*rows) + "E0999;LEFÈVRE;Luc;1970-01-01;;l@ac-paris.fr;;;CAP\n".encode("cp1252")
-    report = run_import(app, data, batch_size=10)
-    assert messages(report) == [importer.NOT_UTF8]
+    report = run_import(app, data, chunk_bytes=500, workers=workers)
+    assert [(e.line, e.message) for e in report.errors] == [(302, source.not_decodable("utf-8"))]
     assert all_voters(app) == []
 
 
@@ -388,3 +382,144 @@ def test_quotes_backslashes_and_tabs_survive(app):
     voter = all_voters(app)[0]
     assert voter.nom == 'D\'ALEMBERT "dit" \\ Jean'
     assert voter.scrutin_names == ["CAP\tcollège", "CSA \\ B"]
+
+
+# -- the rule table (issue 11 item 4) --------------------------------------------------------
+
+@pytest.mark.parametrize("column, label", [("identifiant", "identifiant"), ("nom", "nom"), ("prenoms", "prénoms")])
+@pytest.mark.parametrize("char", list("=+-@"))
+def test_names_starting_with_a_formula_character_are_refused(app, column, label, char):
+    """They go into the notices file opened in a spreadsheet, which would compute them (CSV injection)."""
+    cells = dict(zip(importer.COLUMNS, GOOD.split(";"), strict=True))
+    cells[column] = f"{char}HYPERLINK(\"http://x\")"
+    report = run_import(app, csv_bytes(";".join(cells[c] for c in importer.COLUMNS)))
+    assert messages(report) == [f"ligne 2 : {label} : ne doit pas commencer par =, +, - ou @"]
+    assert all_voters(app) == []
+
+
+def test_a_formula_character_inside_a_name_is_fine(app):
+    report = run_import(app, csv_bytes(GOOD.replace("Angela Claire", "Angela-Claire =+@")))
+    assert report.ok and all_voters(app)[0].prenoms == "Angela-Claire =+@"
+
+
+def test_column_lengths_come_from_the_models():
+    from reassort.importer.rows import TABLE
+    from reassort.rules.register import INSEE_LENGTH
+
+    lengths = {column.name: column.max_length for column in TABLE}
+    voters = Voter.__table__.c
+    assert lengths["identifiant"] == voters.identifiant.type.length
+    assert lengths["nom"] == voters.nom.type.length and lengths["prenoms"] == voters.prenoms.type.length
+    assert lengths["email"] == voters.email.type.length
+    assert lengths["scrutins"] == Scrutin.__table__.c.name.type.length
+    assert INSEE_LENGTH == voters.lieu_naissance.type.length
+
+
+@pytest.mark.parametrize("cell, length", [("identifiant", 64), ("nom", 200), ("prenoms", 200)])
+def test_a_cell_one_character_too_long_is_refused_and_one_less_accepted(app, cell, length):
+    cells = dict(zip(importer.COLUMNS, GOOD.split(";"), strict=True))
+    cells[cell] = "A" * (length + 1)
+    assert not run_import(app, csv_bytes(";".join(cells[c] for c in importer.COLUMNS))).ok
+    cells[cell] = "A" * length
+    assert run_import(app, csv_bytes(";".join(cells[c] for c in importer.COLUMNS))).ok
+
+
+def mixed_file(n: int = 300) -> bytes:
+    """Rows of every kind: quoted line breaks and separators, quotes, bad rows, duplicates, blank lines."""
+    rows = []
+    for i in range(1, n + 1):
+        if i % 37 == 0:
+            rows.append(f'E{i:04d};"MULTI\nLIGNE";"Jean; dit ""Jo""";1970-01-01;;m{i}@ac-paris.fr;{NUMEN};;"A|B\nC"')
+        elif i % 41 == 0:
+            rows.append(f"E{i:04d};BAD;Date;1970-02-30;;b{i}@ac-paris.fr;{NUMEN};;CAP")
+        elif i % 43 == 0:
+            rows.append(f"E{i - 1:04d};DOUBLE;Id;1970-01-01;;d{i}@ac-paris.fr;{NUMEN};;CAP")
+        elif i % 47 == 0:
+            rows.append("")
+        else:
+            rows.append(f"E{i:04d};NOM;Prénom;1970-01-01;75056;p{i}@ac-paris.fr;{NUMEN};;CAP|CSA")
+    return csv_bytes(*rows)
+
+
+@pytest.mark.parametrize("chunk_bytes", [97, 500, 4096])
+def test_the_pool_and_the_importer_alone_give_the_same_verdicts(app, chunk_bytes):
+    """Chunks cut anywhere (even inside quoted fields) and checked in other processes: the very same report."""
+    data = mixed_file()
+    alone = run_import(app, data, dry_run=True, workers=0, chunk_bytes=1 << 20)
+    pooled = run_import(app, data, dry_run=True, workers=2, chunk_bytes=chunk_bytes)
+    assert not alone.ok and len(alone.errors) > 10
+    assert (pooled.rows, pooled.error_count, messages(pooled)) == (alone.rows, alone.error_count, messages(alone))
+
+
+def test_a_clean_file_checked_by_the_pool_imports_every_row(app):
+    rows = [line for line in mixed_file().decode().split("\n")[1:] if line and "BAD" not in line
+            and "DOUBLE" not in line]
+    data = csv_bytes(*rows)
+    report = run_import(app, data, workers=2, chunk_bytes=211)
+    assert report.ok, messages(report)[:3]
+    voters = all_voters(app)
+    assert len(voters) == report.created == report.rows
+    multi = next(v for v in voters if v.identifiant == "E0037")
+    assert (multi.nom, multi.prenoms, multi.scrutin_names) == ("MULTI LIGNE", 'Jean; dit "Jo"', ["A", "B\nC"])
+
+
+# -- real exports: Windows-1252, Excel's trailing columns (issue 16 item 7) --------------------
+
+EXCEL_SAMPLE = os.path.join(os.path.dirname(SAMPLE), "electeurs-excel.csv")
+
+
+def test_cp1252_file_imports_with_encoding_option(app, runner):
+    """Excel's « CSV (séparateur : point-virgule) »: Windows-1252, CRLF, « ;; » at each line's end."""
+    raw = pathlib.Path(EXCEL_SAMPLE).read_bytes()
+    assert b"\r\n" in raw and b";;\r\n" in raw and "LEFÈVRE".encode("cp1252") in raw
+    refused = runner.invoke(args=["voters", "import", EXCEL_SAMPLE])
+    assert refused.exit_code == 1 and "--encoding cp1252" in refused.stderr
+    result = runner.invoke(args=["voters", "import", EXCEL_SAMPLE, "--encoding", "cp1252"])
+    assert result.exit_code == 0, result.output
+    voters = {v.identifiant: v for v in all_voters(app)}
+    assert len(voters) == 6
+    assert voters["E0005"].nom == "LEFÈVRE" and voters["E0005"].prenoms == "Hélène Marie"
+    assert voters["E0006"].nom == "GARCIA-NOËL" and voters["E0006"].prenoms == "Antoine Cœur"
+    assert voters["E0004"].prenoms == "Thi Lan Lætitia"
+    assert voters["E0004"].scrutin_names == ["Commission consultative paritaire ; agents contractuels"]
+    assert voters["E0001"].scrutin_names[0] == "CAP académique — professeurs certifiés"
+
+
+def test_a_utf8_file_read_as_cp1252_is_refused(app):
+    report = run_import(app, csv_bytes(GOOD.replace("DUBOIS", "LEFÈVRE")), encoding="cp1252")
+    assert messages(report) == [f"ligne 2 : {source.LOOKS_UTF8}"]
+    assert all_voters(app) == []
+
+
+def test_a_bom_means_utf8_whatever_the_option(app):
+    report = run_import(app, csv_bytes(GOOD.replace("DUBOIS", "LEFÈVRE"), bom=True), encoding="cp1252")
+    assert report.ok and all_voters(app)[0].nom == "LEFÈVRE"
+
+
+def test_a_file_in_neither_encoding_says_what_to_do(app):
+    data = csv_bytes(GOOD).replace(b"DUBOIS", b"DUB\x81OIS")  # 0x81: undefined in Windows-1252
+    report = run_import(app, data, encoding="cp1252")
+    assert messages(report) == [f"ligne 2 : {source.not_decodable('cp1252')}"]
+    assert "CSV UTF-8" in report.errors[0].message
+
+
+def test_a_utf16_file_is_explained(app):
+    report = run_import(app, ("\ufeff" + HEADER + "\n" + GOOD + "\n").encode("utf-16"))
+    assert messages(report) == [f"ligne 1 : {source.UTF16}"]
+
+
+@pytest.mark.parametrize("header_end, row_end", [(";;;", ";;;"), ("", ";;"), (";", ""), (";;", "; ;")])
+def test_empty_trailing_columns_are_accepted(app, header_end, row_end):
+    report = run_import(app, csv_bytes(GOOD + row_end, SECOND + row_end, header=HEADER + header_end))
+    assert report.ok, messages(report)
+    assert [v.identifiant for v in all_voters(app)] == ["E0001", "E0002"]
+
+
+def test_a_filled_cell_past_the_last_column_is_refused(app):
+    report = run_import(app, csv_bytes(GOOD + ";;en trop", header=HEADER + ";;"))
+    assert messages(report) == ["ligne 2 : 9 colonnes attendues, 11 trouvées"]
+
+
+def test_an_empty_column_name_between_columns_is_still_refused(app):
+    report = run_import(app, csv_bytes(GOOD, header=HEADER.replace(";nom;", ";;nom;")))
+    assert "colonnes inconnues : (vide)" in messages(report)[0]

@@ -82,7 +82,7 @@ def test_db_downgrade_demands_a_revision_then_current_upgrade(runner):
 
 
 def test_the_security_review_migration_gives_random_generations_to_voters_still_at_zero(engine):
-    """0002_wt_sec: a voter at generation 0 (every voter before it) gets a random one; others keep theirs."""
+    """0002: a voter at generation 0 (every voter before it) gets a random one; others keep theirs."""
     from sqlalchemy import text
     migrations.upgrade(engine, "0001")
     with engine.begin() as connection:

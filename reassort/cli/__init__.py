@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
         check_config,
         codes,
         db,
+        deactivation,
         demo,
         helpdesk,
         integrity,
@@ -20,5 +21,5 @@ def init_app(app: Flask) -> None:
         voters,
     )
 
-    for module in (db, voters, codes, reissue, audit, demo, check_config, purge, integrity, messages):
+    for module in (db, voters, deactivation, codes, reissue, audit, demo, check_config, purge, integrity, messages):
         module.register(app)

@@ -48,6 +48,8 @@ LABELS = {
     "codes_issued": "Lots de codes initiaux générés",
     "code_reissued": "Codes réémis (notices perdues ou mal imprimées)",
     "voters_imported": "Imports d'électeurs",
+    "voter_deactivated": "Électeurs désactivés",
+    "voter_reactivated": "Électeurs rétablis",
     "purge": "Purges",
     "helpdesk_show": "Assistance : consultations de l'état d'un électeur",
     "helpdesk_unlock": "Assistance : levées de suspension",

@@ -52,27 +52,34 @@ def number(n: int) -> str:
 
 @group.command("import")
 @click.argument("path", metavar="FICHIER.csv")
-@click.option("--dry-run", is_flag=True, help="Contrôle le fichier et compte, sans rien écrire.")
-def import_command(path: str, dry_run: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="Contrôle le fichier et dit ce qui changerait, sans rien écrire.")
+@click.option("--encoding", type=click.Choice(importer.ENCODINGS), default="utf-8", show_default=True,
+              help="Encodage du fichier : cp1252 pour le « CSV (séparateur : point-virgule) » d'Excel.")
+@click.option("--deactivate-absent", is_flag=True,
+              help="Désactive les électeurs de la base absents du fichier (ni connexion, ni vote, ni réassort).")
+def import_command(path: str, dry_run: bool, encoding: str, deactivate_absent: bool) -> None:
     """Importe les électeurs d'un fichier CSV (ou met à jour ceux déjà connus par leur identifiant).
 
     Colonnes : identifiant;nom;prenoms;date_naissance;lieu_naissance;email;numen;nir;scrutins
-    (séparateur « ; » ou « , », UTF-8). Une seule ligne en erreur et rien n'est écrit.
+    (séparateur « ; » ou « , », UTF-8 ou --encoding cp1252). Une seule ligne en erreur et rien
+    n'est écrit. Lancez d'abord --dry-run : il dit combien d'électeurs seraient créés, modifiés
+    (et quels champs), inchangés ou absents du fichier ; l'import donne ensuite les mêmes nombres.
     """
     if not os.path.isfile(path):
         fail(f"Fichier introuvable : {path}")
     session = db.new_session()
     try:
         with _progress_bar(path) as progress:
-            report = importer.import_voters(session, path, runtime.setting("HASH_PEPPER"),
-                                            dry_run=dry_run, progress=progress)
+            report = importer.import_voters(session, path, runtime.setting("HASH_PEPPER"), dry_run=dry_run,
+                                            progress=progress, encoding=encoding,
+                                            deactivate_absent=deactivate_absent)
     except OSError as exc:
         fail(f"Lecture impossible de {path} : {exc.strerror or exc}")
     except SQLAlchemyError as exc:
         fail(database_problem(exc))
     finally:
         session.close()
-    _print_report(report)
+    _print_report(report, deactivate_absent)
     if not report.ok:
         raise SystemExit(1)
 
@@ -88,7 +95,43 @@ def _progress_bar(path: str):
         yield lambda rows: bar.update(rows - bar.pos)
 
 
-def _print_report(report: importer.ImportReport) -> None:
+#: How the report names the file's columns.
+FIELD_LABELS = {"nom": "nom", "prenoms": "prénoms", "date_naissance": "date de naissance",
+                "lieu_naissance": "lieu de naissance", "email": "adresse électronique", "numen": "NUMEN",
+                "nir": "NIR", "scrutins": "scrutins"}
+
+
+def report_lines(report: importer.ImportReport, deactivate_absent: bool) -> list[str]:
+    """The counts, the same for ``--dry-run`` and the import: what changes is named, never a value."""
+    would = report.dry_run
+    changed = f"{number(report.changed)}"
+    if report.fields:
+        changed += " (" + ", ".join(f"{FIELD_LABELS.get(name, name)} : {number(count)}"
+                                    for name, count in report.fields.items()) + ")"
+    lines = [f"  nouveaux électeurs : {number(report.created)}",
+             f"  modifiés : {changed}",
+             f"  inchangés : {number(report.unchanged)}"]
+    absent = f"  absents du fichier : {number(report.absent)}"
+    if report.absent_deactivated:
+        absent += f" (et {number(report.absent_deactivated)} déjà désactivé(s))"
+    lines.append(absent)
+    if report.absent and deactivate_absent:
+        lines.append(f"  {'seraient désactivés' if would else 'désactivés'} (--deactivate-absent) : "
+                     f"{number(report.deactivated)}")
+    elif report.absent:
+        lines.append("    ils restent actifs ; pour les désactiver : relancez avec --deactivate-absent, "
+                     "ou « voters deactivate IDENTIFIANT… »")
+    if report.absent_sample:
+        more = report.absent - len(report.absent_sample)
+        lines.append("    identifiants absents : " + ", ".join(report.absent_sample)
+                     + (f" … et {number(more)} autre(s)" if more > 0 else ""))
+    if report.present_deactivated:
+        lines.append(f"  dans le fichier mais désactivés : {number(report.present_deactivated)} "
+                     "(ils restent désactivés ; « voters reactivate IDENTIFIANT… » pour les rétablir)")
+    return lines
+
+
+def _print_report(report: importer.ImportReport, deactivate_absent: bool) -> None:
     if not report.ok:
         click.echo(f"{number(report.error_count)} erreur(s) dans le fichier ; rien n'a été écrit.", err=True)
         for error in report.errors[:SHOWN_ERRORS]:
@@ -97,13 +140,15 @@ def _print_report(report: importer.ImportReport) -> None:
         if hidden:
             click.echo(f"  … et {number(hidden)} autre(s) erreur(s).", err=True)
         click.echo("Corrigez le fichier puis relancez l'import.", err=True)
-    elif report.dry_run:
-        click.echo(f"Contrôle terminé, fichier correct : {number(report.rows)} ligne(s) ; "
-                   f"seraient créés : {number(report.created)}, mis à jour : {number(report.updated)}. "
-                   "Rien n'a été écrit (--dry-run).")
+        return
+    if report.dry_run:
+        click.echo(f"Contrôle terminé, fichier correct : {number(report.rows)} ligne(s). L'import ferait :")
     else:
-        click.echo(f"Import terminé : {number(report.rows)} ligne(s) ; "
-                   f"électeurs créés : {number(report.created)}, mis à jour : {number(report.updated)}.")
+        click.echo(f"Import terminé : {number(report.rows)} ligne(s).")
+    for line in report_lines(report, deactivate_absent):
+        click.echo(line)
+    if report.dry_run:
+        click.echo("Rien n'a été écrit (--dry-run).")
 
 
 @group.command("send-activation")

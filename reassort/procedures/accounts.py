@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reassort import runtime
-from reassort.procedures import audit, links, quotas
+from reassort.procedures import audit, links, quotas, register
 from reassort.rules import tokens
 from reassort.rules.hashing import bcrypt_check, bcrypt_hash, needs_upgrade, normalise_answer
 from reassort.storage.database import changed_rows
@@ -47,8 +47,8 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def authenticate(s: Session, email: str, password: str) -> Voter | None:
-    """The voter with this address and password; same work whether or not it exists."""
+def _check_password(s: Session, email: str, password: str) -> Voter | None:
+    """The voter with this address and password, deactivated or not; same work whether or not it exists."""
     typed = normalise_email(email)
     # No address of record holds a NUL, and PostgreSQL refuses one in a query
     # parameter (DataError, a 500): such an address is simply unknown.
@@ -59,6 +59,15 @@ def authenticate(s: Session, email: str, password: str) -> Voter | None:
     assert voter is not None  # noqa: S101  (a hash was checked, so there is a voter)
     upgrade_hash(s, voter.id, Voter.password_hash, hashed, password)
     return voter
+
+
+def authenticate(s: Session, email: str, password: str) -> Voter | None:
+    """The active voter with this address and password; same work whether or not it exists.
+
+    A deactivated voter (struck off the register) is refused like a wrong password.
+    """
+    voter = _check_password(s, email, password)
+    return None if register.is_deactivated(voter) else voter
 
 
 ACTIVATION_PATH = "/activation/"
@@ -78,7 +87,13 @@ def log_in_attempt(s: Session, email: str, password: str, captcha_ok: bool) -> V
         return None
     if quotas.per_address(runtime.setting("LOGIN_LIMIT_PER_ACCOUNT"), "login", normalise_email(email)) is None:
         raise quotas.OverLimit("login_per_account")
-    voter = authenticate(s, email, password)
+    voter = _check_password(s, email, password)
+    if register.is_deactivated(voter):
+        # The same refusal as a wrong password; the trail says why (only the voter knows the password).
+        assert voter is not None  # noqa: S101  (is_deactivated says so)
+        audit.record(s, "login_failed", voter.id, "deactivated")
+        s.commit()
+        return None
     if voter is not None:
         audit.record(s, "login_ok", voter.id)
         s.commit()
@@ -116,6 +131,9 @@ def voter_for_activation(s: Session, token: str) -> Voter | None:
     if found.expired or voter.activation_generation != claim.generation:
         reason = "expired" if found.expired else "used" if voter.password_hash else "superseded"
         audit.record_now(s, "activation_link_invalid", voter.id, reason)
+        return None
+    if register.is_deactivated(voter):
+        audit.record_now(s, "activation_link_invalid", voter.id, "deactivated")
         return None
     return voter
 

@@ -17,10 +17,11 @@ counted in the metrics once its transaction commits (``audit_metrics``).
 from __future__ import annotations
 
 import csv
-from typing import IO, Iterable
+from typing import IO, Iterable, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from reassort import runtime
@@ -35,7 +36,8 @@ EVENTS = {
     "link_opened", "link_invalid", "code_regenerated", "regeneration_conflict",
     "reassort_closed", "franceconnect_match", "franceconnect_mismatch",
     "franceconnect_error", "franceconnect_cancel", "codes_issued", "code_reissued", "voters_imported",
-    "purge", "helpdesk_show", "helpdesk_unlock", "helpdesk_resend_activation",
+    "purge", "helpdesk_show", "helpdesk_unlock", "helpdesk_resend_activation", "voter_deactivated",
+    "voter_reactivated",
 }
 
 #: The two paths of a réassort (SPEC §1 steps 4 and 5).
@@ -61,6 +63,21 @@ def record(session: Session, event: str, voter_id: int | None = None, detail: st
     session.add(AuditEvent(at=runtime.utcnow(), event=event, voter_id=voter_id,
                            ip_hash=runtime.client_hash(), detail=detail))
     audit_metrics.note(session, event, detail)
+
+
+def record_many(db: Session | Connection, event: str, voter_ids: Iterable[int | None],
+                detail: str | None = None) -> None:
+    """One event per voter in ``voter_ids`` (``None``: no voter), in one statement; the caller commits.
+
+    For bulk operations and for a bare ``Connection`` (the import).
+    """
+    if event not in EVENTS:
+        raise ValueError(f"événement d'audit inconnu : {event!r}")
+    at, ip_hash = runtime.utcnow(), runtime.client_hash()
+    rows = [{"at": at, "event": event, "voter_id": voter_id, "ip_hash": ip_hash, "detail": detail}
+            for voter_id in voter_ids]
+    if rows:
+        db.execute(insert(cast(Table, AuditEvent.__table__)), rows)
 
 
 def record_now(session: Session, event: str, voter_id: int | None = None, detail: str | None = None) -> None:

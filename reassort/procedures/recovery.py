@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import accounts, audit, links, quotas, votegate
+from reassort.procedures import accounts, audit, links, quotas, register, votegate
 from reassort.rules import codes, identifiers, throttle, tokens
 from reassort.rules.hashing import digest_equal, normalise_answer
 from reassort.storage.database import changed_rows
@@ -193,6 +193,9 @@ def voter_for_link(s: Session, token: str | None) -> tuple[Voter, int] | None:
     if voter is None or claim is None:
         audit.tally(s, "link_invalid", "invalid")
         return None
+    if register.is_deactivated(voter):
+        audit.record_now(s, "link_invalid", voter.id, "deactivated")
+        return None
     if voter.link_generation != claim.generation:
         reason = "used" if voter.link_used_generation == claim.generation else "superseded"
     elif found.expired:
@@ -219,7 +222,7 @@ def regenerate(s: Session, voter_id: int, generation: int) -> Regeneration | Non
     code = codes.generate()
     result = s.execute(
         update(Voter)
-        .where(Voter.id == voter_id, Voter.link_generation == generation)
+        .where(Voter.id == voter_id, Voter.link_generation == generation, Voter.deactivated_at.is_(None))
         .values(code_digest=votegate.code_digest(code), code_issued_at=runtime.now_int(),
                 link_generation=new_generation(generation), link_used_generation=generation,
                 session_epoch=Voter.session_epoch + 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from reassort import runtime
-from reassort.procedures import audit, poll
+from reassort.procedures import audit, poll, register
 from reassort.rules import codes
 from reassort.rules.hashing import digest, digest_equal
 from reassort.storage.models import Voter
@@ -28,7 +28,10 @@ def code_matches(voter: Voter, typed: str) -> bool:
 
 def try_code(s: Session, voter: Voter, typed: str, captcha_ok: bool) -> str:
     """Check a typed code (and the CAPTCHA's verdict), audit the attempt, say what follows."""
-    if not poll.is_open():
+    if register.is_deactivated(voter):
+        # Struck off the register: refused like a wrong code (the session ended already, in any case).
+        outcome, event, detail = REFUSED, "code_failed", "deactivated"
+    elif not poll.is_open():
         outcome, event, detail = OUTSIDE_WINDOW, "code_outside_window", None
     elif captcha_ok and code_matches(voter, typed):
         outcome, event, detail = OPENED, "code_ok", None

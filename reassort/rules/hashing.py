@@ -32,6 +32,33 @@ def digest(pepper: str, purpose: str, value: str) -> str:
     return mac.hexdigest()
 
 
+class KeyedDigest:
+    """``digest(pepper, purpose, ·)`` with the key schedule done once, for bulk work (the import).
+
+    HMAC-SHA-256 (RFC 2104) written out with hashlib: the inner hash, already fed
+    with the padded key and the purpose, and the outer one are copied per value —
+    twice as fast as ``hmac.HMAC.copy`` per value.  ``test_keyed_digest_is_digest``
+    holds it to the same result as ``digest``.
+    """
+
+    _BLOCK = 64  # SHA-256's block size
+
+    def __init__(self, pepper: str, purpose: str):
+        key = pepper.encode()
+        if len(key) > self._BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(self._BLOCK, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + purpose.encode() + b"\x00")
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __call__(self, value: str) -> str:
+        inner = self._inner.copy()
+        inner.update(value.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
 def digest_equal(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a, b)
 

@@ -33,6 +33,11 @@ def nir_key_ok(nir: str) -> bool:
 
 def parse_nir(text: str) -> str | None:
     """The first 10 characters of a NIR of 10, 13 or 15 characters, else ``None``."""
+    # Already compact (the usual form of a register): no rewriting.
+    if NIR_RE.fullmatch(text) and nir_key_ok(text):
+        return text[:10]
+    if NIR10_RE.fullmatch(text):
+        return text
     value = compact(text)
     if len(value) == 10 and NIR10_RE.match(value):
         return value
@@ -42,6 +47,9 @@ def parse_nir(text: str) -> str | None:
 
 
 def parse_numen(text: str) -> str | None:
+    """The NUMEN in upper case without separators, else ``None``."""
+    if NUMEN_RE.fullmatch(text):
+        return text  # already compact: no rewriting
     value = compact(text)
     return value if NUMEN_RE.match(value) else None
 
@@ -56,9 +64,14 @@ def classify(text: str) -> tuple[str, str] | None:
     return ("numen", numen) if numen else None
 
 
+#: Purposes of the keyed digests of the NUMEN and of the NIR's first 10 characters.
+NUMEN_PURPOSE = "numen"
+NIR_PURPOSE = "nir10"
+
+
 def numen_digest(pepper: str, numen: str) -> str:
-    return digest(pepper, "numen", numen)
+    return digest(pepper, NUMEN_PURPOSE, numen)
 
 
 def nir_digest(pepper: str, nir10: str) -> str:
-    return digest(pepper, "nir10", nir10)
+    return digest(pepper, NIR_PURPOSE, nir10)

@@ -22,6 +22,8 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from reassort.rules.register import INSEE_RE as _INSEE
+
 # Fields named in the audit trail when they differ (short words, nothing personal).
 FAMILY_NAME = "nom"
 GIVEN_NAME = "prenom"
@@ -39,7 +41,6 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ø"
 _SEPARATORS = re.compile(r"[\W_]+")
 # Between given names: spaces and commas; a hyphen joins the words of one compound name.
 _NAME_SEPARATORS = re.compile(r"[\s,;/]+")
-_INSEE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 
 
 @dataclass(frozen=True)

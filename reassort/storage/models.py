@@ -57,6 +57,9 @@ class Voter(Base):
     challenge_lock_level: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped at logout and regeneration: every other session of the voter ends.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the voter is struck off the register (absent from a re-import, or by an
+    # operator): no login, no vote, no réassort; ``None`` for an active voter.
+    deactivated_at: Mapped[int | None] = mapped_column(Integer)
 
     scrutins: Mapped[list[Scrutin]] = relationship(
         back_populates="voter", order_by="Scrutin.id", cascade="all, delete-orphan")

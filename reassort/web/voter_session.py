@@ -56,7 +56,8 @@ def current_voter() -> Voter | None:
         candidate = db.session.get(Voter, vid)
         fresh = (now - int(session.get("seen", 0)) <= runtime.setting("SESSION_IDLE_SECONDS")
                  and now - int(session.get("since", -10**12)) <= runtime.setting("SESSION_MAX_SECONDS"))
-        if candidate is not None and candidate.session_epoch == session.get("ep") and fresh:
+        if (candidate is not None and candidate.session_epoch == session.get("ep") and fresh
+                and candidate.deactivated_at is None):
             voter = candidate
             session["seen"] = runtime.now_int()
         else:

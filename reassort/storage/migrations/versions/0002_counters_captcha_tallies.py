@@ -8,7 +8,7 @@
 - generations still at 0 (a voter who never got a link, or an activation mail) get a
   random start, so that no link can be forged for generation 0.
 
-Revision ID: 0002_wt_sec
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 from reassort.rules.tokens import fresh_generation
 
-revision = "0002_wt_sec"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

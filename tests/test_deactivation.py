@@ -145,3 +145,14 @@ def test_links_of_the_current_generation_are_refused_too(app, make_voter):
             assert recovery.regenerate(s, voter_id, voter.link_generation) is None
             assert accounts.voter_for_activation(s, activation) is None
         assert votegate.code_digest(CODE) == get_voter(app, voter_id).code_digest
+
+
+def test_codes_issue_skips_a_deactivated_voter(app, runner, make_voter, tmp_path):
+    kept, struck_off = make_voter(code=None), make_voter(code=None)
+    deactivate(app, struck_off)
+    out = tmp_path / "notices.csv"
+    result = runner.invoke(args=["codes", "issue", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 2 and lines[1].startswith(get_voter(app, kept).identifiant + ";")
+    assert get_voter(app, struck_off).code_digest is None

@@ -307,3 +307,15 @@ def test_a_scrutin_dropped_counts_as_a_change_and_is_written(app):
     report = run_import(app, csv_bytes(row(1, scrutins="CAP"), row(2, scrutins="CAP")))
     assert (report.changed, report.unchanged, report.fields) == (1, 1, {"scrutins": 1})
     assert [v.scrutin_names for v in all_voters(app)] == [["CAP"], ["CAP"]]
+
+
+def test_sec46_every_import_path_gives_new_voters_random_generations(app):
+    # A first import (straight into the register), then a re-import adding voters (staged).
+    run_import(app, csv_bytes(*(row(n) for n in range(1, 41))))
+    run_import(app, csv_bytes(*(row(n) for n in range(1, 81))))
+    voters = all_voters(app)
+    assert len(voters) == 80
+    for column in ("link_generation", "activation_generation"):
+        values = [getattr(v, column) for v in voters]
+        assert all(0 < value < 2**31 for value in values), column
+        assert len(set(values)) > 75, column  # drawn, not a constant nor a counter

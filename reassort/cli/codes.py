@@ -33,6 +33,7 @@ from reassort import runtime
 from reassort.cli.voters import database_problem, fail, number
 from reassort.procedures import audit, votegate
 from reassort.rules import codes
+from reassort.rules.register import FORMULA_CHARS
 from reassort.storage.models import Voter
 from reassort.web.extensions import db
 
@@ -40,8 +41,6 @@ group = AppGroup("codes", help="Codes de vote.")
 
 HEADER = ("identifiant", "nom", "prenoms", "code_de_vote")
 BATCH_SIZE = 10_000
-# A spreadsheet would read a cell starting with one of these as a formula.
-FORMULA_CHARS = "=+-@"
 
 VOTERS = cast(Table, Voter.__table__)
 SET_CODE = (update(VOTERS)
@@ -166,7 +165,9 @@ def write_new_codes(session, out) -> int:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(HEADER)
     conn = session.connection()
-    pending = conn.execute(select(func.count()).where(VOTERS.c.code_digest.is_(None))).scalar()
+    # A voter struck off the register gets no code (``voters deactivate``).
+    pending = conn.execute(select(func.count()).where(VOTERS.c.code_digest.is_(None),
+                                                      VOTERS.c.deactivated_at.is_(None))).scalar()
     now = runtime.now_int()
     last_id, count = 0, 0
     with click.progressbar(length=max(pending, 1), label="Génération des codes",
@@ -174,7 +175,7 @@ def write_new_codes(session, out) -> int:
         while True:
             voters = conn.execute(
                 select(VOTERS.c.id, VOTERS.c.identifiant, VOTERS.c.nom, VOTERS.c.prenoms)
-                .where(VOTERS.c.code_digest.is_(None), VOTERS.c.id > last_id)
+                .where(VOTERS.c.code_digest.is_(None), VOTERS.c.deactivated_at.is_(None), VOTERS.c.id > last_id)
                 .order_by(VOTERS.c.id).limit(BATCH_SIZE)).all()
             if not voters:
                 return count

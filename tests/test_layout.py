@@ -85,3 +85,14 @@ def test_no_sys_path_edit_anywhere(folder):
         if ".venv" in path.parts:
             continue
         assert not SYS_PATH_EDIT.search(path.read_text(encoding="utf-8")), path
+
+
+def test_every_setting_is_documented():
+    """The README's table (and, for gunicorn's, docs/deploy.md's) names every setting of config.py."""
+    import config
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    missing = [s.name for s in config.SETTINGS if s.name != "CLOCK"  # the tests' clock, never set by anyone else
+               and f"`{s.name}`" not in readme and f"REASSORT_{s.name}" not in deploy]
+    assert missing == []

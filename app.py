@@ -58,7 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     import views
     from reassort import cli
     from reassort.adapters import messaging
-    from reassort.web import client_address, headers, rate_fallback, request_log
+    from reassort.web import client_address, headers, outgoing, rate_fallback, request_log
     from reassort.web.extensions import csrf, db, limiter
 
     db.init_app(app)
@@ -69,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     headers.init_app(app)
     request_log.init_app(app)
     messaging.init_app(app)
+    outgoing.init_app(app)
     views.init_app(app)
     cli.init_app(app)
     logging.getLogger("reassort").setLevel(app.config["LOG_LEVEL"])

@@ -77,6 +77,9 @@ SETTINGS = Table([
       "gateway URL answering a GET without sending (balance, status): check-config --connect calls it"),
     S("SMS_SENDER", Text(), "ELECTIONS", "SMS sender name"),
     S("SMS_HTTP_TIMEOUT", Number(0.1, 120), 5.0, "SMS gateway timeout (s); one retry on 5xx"),
+    S("NOTICES_DRAIN", Choice(("auto", "after_response", "worker")), "auto",
+      "who sends the queued notices (« code modifié »): the web process after the response, or "
+      "« messages work »; auto = after_response in development, worker in production"),
     S("OUTBOX_DIR", Text(), "instance/outbox", "where outbox/console write one JSON file per message"),
     S("SMS_SENDS_PER_HOUR", Int(0), 2000, "global cap on réassort SMS per hour (cost, flooding)"),
     S("EMAIL_SENDS_PER_HOUR", Int(0), 5000, "global cap on réassort e-mails per hour"),

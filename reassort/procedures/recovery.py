@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import accounts, audit, links, quotas, votegate
+from reassort.procedures import accounts, audit, links, notices, quotas, votegate
 from reassort.rules import codes, identifiers, throttle, tokens
 from reassort.rules.hashing import digest_equal, normalise_answer
 from reassort.storage.database import changed_rows
@@ -229,16 +229,11 @@ def regenerate(s: Session, voter_id: int, generation: int) -> Regeneration | Non
         audit.record_now(s, "regeneration_conflict", voter_id)
         return None
     audit.record(s, "code_regenerated", voter_id)
+    # The notice to the address of record (SEC-24, never the code) is queued in the same
+    # transaction and leaves after the response (``notices``): nothing slow before the reveal.
+    notices.enqueue(s, "code_changed", voter_id)
     s.commit()
+    # Refreshed in place: the request's current voter is this very object (its new epoch).
     voter = s.get(Voter, voter_id, populate_existing=True)
     assert voter is not None  # noqa: S101  (the row was just updated; voters are never deleted mid-poll)
-    _notify_change(voter)
     return Regeneration(code=code, session_epoch=voter.session_epoch)
-
-
-def _notify_change(voter: Voter) -> None:
-    """Tell the address of record that the code changed, never the code (SEC-24)."""
-    try:
-        messaging.send_email(messaging.render_email("code_changed", voter.email, voter=voter))
-    except messaging.DeliveryError as exc:
-        log.warning("avis de changement de code non envoyé : %s", exc)

@@ -69,14 +69,24 @@ SETTINGS = Table([
     S("SMTP_USER", Text(), "", "SMTP login (empty: no authentication)"),
     S("SMTP_PASSWORD", Secret(), "", "SMTP password"),
     S("SMTP_TLS", Choice(("none", "starttls", "ssl")), "none", "SMTP encryption"),
-    S("SMTP_TIMEOUT", Number(0.1, 120), 10.0, "SMTP timeout (s)"),
+    S("SMTP_TIMEOUT", Number(0.1, 120), 10.0,
+      "total deadline of one e-mail (s): connect + the whole conversation, well under WORKER_TIMEOUT"),
     S("SMS_BACKEND", Choice(("console", "outbox", "http")), "console", "SMS delivery"),
     S("SMS_HTTP_URL", Url(("http", "https"), empty_ok=True), "", "generic JSON SMS gateway"),
     S("SMS_HTTP_AUTH", Secret(), "", "full Authorization header value sent to the gateway (e.g. « Bearer … »)"),
     S("SMS_HTTP_CHECK_URL", Url(("http", "https"), empty_ok=True), "",
       "gateway URL answering a GET without sending (balance, status): check-config --connect calls it"),
     S("SMS_SENDER", Text(), "ELECTIONS", "SMS sender name"),
-    S("SMS_HTTP_TIMEOUT", Number(0.1, 120), 5.0, "SMS gateway timeout (s); one retry on 5xx"),
+    S("SMS_HTTP_TIMEOUT", Number(0.1, 120), 5.0,
+      "total deadline of one SMS (s), its one retry on a 5xx included: connect + request + answer"),
+    S("DELIVERY_IN_FLIGHT", Int(1, 64), 2,
+      "sends in flight per channel in one worker process; one more is refused at once (the voter is "
+      "offered another way)"),
+    S("DELIVERY_BREAKER_FAILURES", Int(1, 1000), 5,
+      "failed sends on a channel, within DELIVERY_BREAKER_WINDOW, after which its provider is skipped"),
+    S("DELIVERY_BREAKER_WINDOW", Int(1, 3600), 60, "window in which failed sends are counted (s)"),
+    S("DELIVERY_BREAKER_SECONDS", Int(1, 3600), 60,
+      "how long a failing provider is skipped (s), for every worker (shared through Redis)"),
     S("NOTICES_DRAIN", Choice(("auto", "after_response", "worker")), "auto",
       "who sends the queued notices (« code modifié »): the web process after the response, or "
       "« messages work »; auto = after_response in development, worker in production"),
@@ -165,6 +175,11 @@ def finalise(settings: dict) -> dict:
 def inconsistent_settings(settings: dict) -> list[str]:
     """Settings each valid alone that contradict one another: refused in every environment."""
     problems = []
+    worker_timeout = settings.get("WORKER_TIMEOUT") or 30
+    for name in ("SMTP_TIMEOUT", "SMS_HTTP_TIMEOUT"):
+        if float(settings.get(name) or 0) > worker_timeout / 2:
+            problems.append(f"{name} : {settings[name]} s, plus de la moitié de WORKER_TIMEOUT ({worker_timeout} s) ; "
+                            "un fournisseur lent ferait tuer les workers")
     opens, closes = settings.get("ELECTION_OPENS_AT"), settings.get("ELECTION_CLOSES_AT")
     if opens is not None and closes is not None and closes <= opens:
         problems.append(f"ELECTION_CLOSES_AT : la clôture ({closes.isoformat()}) doit suivre l'ouverture "

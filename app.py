@@ -58,10 +58,12 @@ def create_app(config: dict | None = None) -> Flask:
     import views
     from reassort import cli
     from reassort.adapters import messaging
-    from reassort.web import client_address, headers, outgoing, rate_fallback, request_log
+    from reassort.web import admission, client_address, headers, outgoing, rate_fallback, request_log
     from reassort.web.extensions import csrf, db, limiter
 
     db.init_app(app)
+    # First of every check: a request too old to serve, or a suspended service, reads nothing.
+    admission.init_app(app)
     csrf.init_app(app)
     client_address.init_app(app)  # before the limiter: a refused request is still attributed
     limiter.init_app(app)

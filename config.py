@@ -93,6 +93,15 @@ SETTINGS = Table([
     S("OUTBOX_DIR", Text(), "instance/outbox", "where outbox/console write one JSON file per message"),
     S("SMS_SENDS_PER_HOUR", Int(0), 2000, "global cap on réassort SMS per hour (cost, flooding)"),
     S("EMAIL_SENDS_PER_HOUR", Int(0), 5000, "global cap on réassort e-mails per hour"),
+    # -- the rush -------------------------------------------------------------
+    S("SHED_AFTER_SECONDS", Number(0, 60), 2.0,
+      "a request that waited longer than this before reaching the app (nginx's X-Request-Start, else "
+      "gunicorn's accept) is answered at once « service très sollicité » (503); 0 = never"),
+    S("SHED_RETRY_AFTER", Int(1, 3600), 10, "Retry-After (s) of that page"),
+    S("BCRYPT_ADMISSION", Int(1, 64), 1,
+      "bcrypt-bound POSTs (login, question défi, activation) running at once in one worker process"),
+    S("SUSPENSION_CHECK_SECONDS", Number(0, 60), 2.0,
+      "how often each worker re-reads « service suspend|resume » (s)"),
     # -- the voter's journey -------------------------------------------------
     S("CAPTCHA_ENABLED", Bool(), True, "CAPTCHA on login and code forms (production refuses false)"),
     S("CAPTCHA_MAX_AGE", Int(30, 3600), 300, "CAPTCHA answer life (s)"),
@@ -139,6 +148,10 @@ SETTINGS = Table([
     # Read by gunicorn.conf.py (declared here so that the app knows the names).
     S("BIND", Text(), "127.0.0.1:8000", "gunicorn: address to listen on", server=True),
     S("WORKERS", Int(1, 256), None, "gunicorn: worker processes (default 2 × cores + 1)", server=True),
+    S("WORKER_CLASS", Choice(("gthread", "sync")), "gthread",
+      "gunicorn: threaded workers (I/O waits hold one thread) or sync (one request per process)", server=True),
+    S("THREADS", Int(1, 64), 8, "gunicorn: threads per worker (gthread: waiting on I/O holds one thread only)",
+      server=True),
     S("WORKER_TIMEOUT", Int(5, 600), 30, "gunicorn: seconds before a silent worker is killed", server=True),
     S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "gunicorn: proxies whose X-Forwarded-Proto is believed",
       server=True),
@@ -175,11 +188,6 @@ def finalise(settings: dict) -> dict:
 def inconsistent_settings(settings: dict) -> list[str]:
     """Settings each valid alone that contradict one another: refused in every environment."""
     problems = []
-    worker_timeout = settings.get("WORKER_TIMEOUT") or 30
-    for name in ("SMTP_TIMEOUT", "SMS_HTTP_TIMEOUT"):
-        if float(settings.get(name) or 0) > worker_timeout / 2:
-            problems.append(f"{name} : {settings[name]} s, plus de la moitié de WORKER_TIMEOUT ({worker_timeout} s) ; "
-                            "un fournisseur lent ferait tuer les workers")
     opens, closes = settings.get("ELECTION_OPENS_AT"), settings.get("ELECTION_CLOSES_AT")
     if opens is not None and closes is not None and closes <= opens:
         problems.append(f"ELECTION_CLOSES_AT : la clôture ({closes.isoformat()}) doit suivre l'ouverture "
@@ -257,6 +265,11 @@ def _refusals(settings: dict) -> list[str]:
     if not sender_domain(str(settings.get("MAIL_FROM") or "")):
         problems.append("MAIL_FROM : adresse d'expéditeur sans domaine (ex. « Élections <ne-pas-repondre@"
                         "vote.example.fr> »)")
+    worker_timeout = settings.get("WORKER_TIMEOUT") or 30
+    for name in ("SMTP_TIMEOUT", "SMS_HTTP_TIMEOUT"):
+        if float(settings.get(name) or 0) > worker_timeout / 2:
+            problems.append(f"{name} : {settings[name]} s, plus de la moitié de WORKER_TIMEOUT ({worker_timeout} s) ; "
+                            "un fournisseur lent ferait attendre les électeurs au-delà de nginx")
     metrics_token = str(settings.get("METRICS_TOKEN") or "")
     if metrics_token and len(metrics_token) < 32:
         problems.append("METRICS_TOKEN : trop court (32 caractères au moins), ou vide pour couper /metrics")

@@ -17,6 +17,7 @@ from forms.reassort import ChallengeForm
 from reassort import runtime
 from reassort.procedures import audit, recovery, sending
 from reassort.rules import codes, contacts, questions, spelling
+from reassort.web.admission import admitted
 from reassort.web.extensions import db
 from reassort.web.guards import refused_once_closed
 from reassort.web.ratelimits import link_open, per_ip, per_voter
@@ -67,6 +68,7 @@ def _locked(voter, status: int):
 @refused_once_closed
 @per_ip()
 @per_voter("CHALLENGE_LIMIT_PER_VOTER")
+@admitted
 def challenge():
     voter = current_voter()
     form = ChallengeForm(record_email=voter.email)

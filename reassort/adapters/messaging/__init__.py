@@ -89,8 +89,9 @@ def _leave(channel: str) -> None:
         _in_flight[channel] -= 1
 
 
-def _deliver(backends: dict, provider: str, message: Message) -> None:
-    _enter(message.channel)
+def _deliver(backends: dict, provider: str, message: Message, bounded: bool = True) -> None:
+    if bounded:
+        _enter(message.channel)
     started = time.perf_counter()
     try:
         backends[provider](message, current_app.config)
@@ -98,32 +99,31 @@ def _deliver(backends: dict, provider: str, message: Message) -> None:
         metrics.delivery(message.channel, provider, message.to, False, time.perf_counter() - started)
         raise
     finally:
-        _leave(message.channel)
+        if bounded:
+            _leave(message.channel)
     metrics.delivery(message.channel, provider, message.to, True, time.perf_counter() - started)
 
 
 class _OneByOne:
     """The mass-mailing interface over a backend that has no connection to keep (console, outbox)."""
 
-    def __init__(self, backend, config):
-        self.backend, self.config = backend, config
-
     def send(self, message: Message) -> None:
-        self.backend(message, self.config)
+        _deliver(MAIL_BACKENDS, current_app.config["MAIL_BACKEND"], message, bounded=False)
 
     def close(self) -> None:
         pass
 
 
-def email_connection(config) -> "_Counted":
+def email_connection(config) -> "_Counted | _OneByOne":
     """A connection for many e-mails in a row (``voters send-activation``): ``send(message)``, ``close()``.
 
     Counted like every other hand-over; not bounded by ``DELIVERY_IN_FLIGHT`` (the command
-    chooses its own number of connections).  Usable from threads (one connection each).
+    chooses its own number of connections).  One per thread, each thread in an app context.
     """
     backend = config["MAIL_BACKEND"]
-    inner = smtp.Connection(config) if backend == "smtp" else _OneByOne(MAIL_BACKENDS[backend], config)
-    return _Counted(inner, backend)
+    if backend != "smtp":
+        return _OneByOne()
+    return _Counted(smtp.Connection(config), backend)
 
 
 class _Counted:

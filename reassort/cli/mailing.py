@@ -48,6 +48,9 @@ class _Pace:
 
 
 class Run:
+    #: Voters claimed at a time, at least (10 per connection otherwise).
+    BATCH_MIN = 50
+
     def __init__(self, session, *, resend: bool, connections: int, rate: float | None, stop_after: int,
                  retry_interrupted: bool):
         self.s, self.resend, self.connections = session, resend, connections
@@ -59,7 +62,7 @@ class Run:
         self.local = threading.local()
         self.opened: list = []
         self.opened_lock = threading.Lock()
-        self.batch = max(50, 10 * connections)
+        self.batch = max(self.BATCH_MIN, 10 * connections)
         self.config = dict(current_app.config)
         self.days = runtime.setting("ACTIVATION_LINK_MAX_AGE") // 86400
         self.total = 0

@@ -141,8 +141,8 @@ class Connection:
     """One SMTP connection reused for many messages, reopened when the relay drops it.
 
     For the mass mailing (``voters send-activation``): each message still has its total
-    deadline (``SMTP_TIMEOUT``); a refusal of one recipient (5xx on RCPT) leaves the
-    connection usable, any other error closes it (the next send reconnects).
+    deadline (``SMTP_TIMEOUT``); a refusal of one message (4xx/5xx on MAIL, RCPT or DATA)
+    leaves the connection usable, any other error closes it (the next send reconnects).
     """
 
     def __init__(self, config):
@@ -163,7 +163,9 @@ class Connection:
                 elif client.sock is not None:
                     client.sock.settimeout(deadline.left())
                 _send_mail(client, mail)
-            except smtplib.SMTPRecipientsRefused as exc:
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                # The relay said no to this message (smtplib has reset the transaction): the
+                # connection serves the next one.
                 raise _error(exc, client, deadline) from None
             except (smtplib.SMTPException, OSError) as exc:
                 self.close()

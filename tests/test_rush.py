@@ -25,7 +25,7 @@ from reassort.web import admission
 from reassort.web.extensions import db
 from tests.conftest import CODE, csrf_of, get_voter, login, page_text
 from tests.flows import LINK_RE, ask_link, code_on_page, last_link, open_link, regenerate
-from tests.servers import SMTPTestServer, free_port
+from tests.servers import SMTPTestServer
 
 BUSY = "Service très sollicité"
 
@@ -337,7 +337,8 @@ def test_send_activation_stops_on_a_run_of_relay_failures_and_resumes_without_se
     assert sorted(quota_smtp.accepted) == emails  # each voter exactly once over both runs
     with app.app_context():
         with db.new_session() as s:
-            assert s.scalar(select(func.count()).select_from(Voter).where(Voter.activation_claimed_at.is_not(None))) == 0
+            claimed = select(func.count()).select_from(Voter).where(Voter.activation_claimed_at.is_not(None))
+            assert s.scalar(claimed) == 0
 
 
 def test_send_activation_interrupted_gives_back_what_it_had_not_sent(app, make_voter, outbox, monkeypatch):

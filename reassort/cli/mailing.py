@@ -114,7 +114,8 @@ class Run:
             message = messaging.render_email("activation", item.voter.email, voter=item.voter, link=link,
                                              days=self.days)
             futures[pool.submit(self._send, message)] = item
-        sent, unsent = [], []
+        sent: list[mailing.Claimed] = []
+        unsent: list[mailing.Claimed] = []
         pending = set(futures)
         try:
             while pending:

@@ -25,8 +25,8 @@ from reassort import runtime
 from reassort.adapters import messaging
 from reassort.cli.voters import fail, number
 from reassort.procedures import links, notices, recovery
-from reassort.web.extensions import db
 from reassort.rules import contacts, tokens
+from reassort.web.extensions import db
 
 group = AppGroup("messages", help="Messages envoyés aux électeurs.")
 

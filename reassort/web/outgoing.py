@@ -33,7 +33,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _send_after(response):
         if g.pop("outgoing_queued", False):
-            target = current_app._get_current_object()  # type: ignore[attr-defined]
+            target = current_app._get_current_object()
             response.call_on_close(lambda: drain_now(target))
         return response
 

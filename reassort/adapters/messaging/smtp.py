@@ -116,7 +116,7 @@ def _open(client: _Client, config, deadline: Deadline | None = None) -> None:
     if deadline is not None:
         client.timeout = deadline.left()
     # The name TLS checks the certificate against (smtplib sets it only in its constructor).
-    client._host = config["SMTP_HOST"]
+    client._host = config["SMTP_HOST"]  # type: ignore[attr-defined]
     client.connect(config["SMTP_HOST"], int(config["SMTP_PORT"]))
     client.ehlo()
     if mode == "starttls":

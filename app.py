@@ -58,10 +58,12 @@ def create_app(config: dict | None = None) -> Flask:
     import views
     from reassort import cli
     from reassort.adapters import messaging
-    from reassort.web import client_address, headers, rate_fallback, request_log
+    from reassort.web import admission, client_address, headers, outgoing, rate_fallback, request_log
     from reassort.web.extensions import csrf, db, limiter
 
     db.init_app(app)
+    # First of every check: a request too old to serve, or a suspended service, reads nothing.
+    admission.init_app(app)
     csrf.init_app(app)
     client_address.init_app(app)  # before the limiter: a refused request is still attributed
     limiter.init_app(app)
@@ -69,6 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
     headers.init_app(app)
     request_log.init_app(app)
     messaging.init_app(app)
+    outgoing.init_app(app)
     views.init_app(app)
     cli.init_app(app)
     logging.getLogger("reassort").setLevel(app.config["LOG_LEVEL"])

@@ -69,17 +69,39 @@ SETTINGS = Table([
     S("SMTP_USER", Text(), "", "SMTP login (empty: no authentication)"),
     S("SMTP_PASSWORD", Secret(), "", "SMTP password"),
     S("SMTP_TLS", Choice(("none", "starttls", "ssl")), "none", "SMTP encryption"),
-    S("SMTP_TIMEOUT", Number(0.1, 120), 10.0, "SMTP timeout (s)"),
+    S("SMTP_TIMEOUT", Number(0.1, 120), 10.0,
+      "total deadline of one e-mail (s): connect + the whole conversation, well under WORKER_TIMEOUT"),
     S("SMS_BACKEND", Choice(("console", "outbox", "http")), "console", "SMS delivery"),
     S("SMS_HTTP_URL", Url(("http", "https"), empty_ok=True), "", "generic JSON SMS gateway"),
     S("SMS_HTTP_AUTH", Secret(), "", "full Authorization header value sent to the gateway (e.g. « Bearer … »)"),
     S("SMS_HTTP_CHECK_URL", Url(("http", "https"), empty_ok=True), "",
       "gateway URL answering a GET without sending (balance, status): check-config --connect calls it"),
     S("SMS_SENDER", Text(), "ELECTIONS", "SMS sender name"),
-    S("SMS_HTTP_TIMEOUT", Number(0.1, 120), 5.0, "SMS gateway timeout (s); one retry on 5xx"),
+    S("SMS_HTTP_TIMEOUT", Number(0.1, 120), 5.0,
+      "total deadline of one SMS (s), its one retry on a 5xx included: connect + request + answer"),
+    S("DELIVERY_IN_FLIGHT", Int(1, 64), 2,
+      "sends in flight per channel in one worker process; one more is refused at once (the voter is "
+      "offered another way)"),
+    S("DELIVERY_BREAKER_FAILURES", Int(1, 1000), 5,
+      "failed sends on a channel, within DELIVERY_BREAKER_WINDOW, after which its provider is skipped"),
+    S("DELIVERY_BREAKER_WINDOW", Int(1, 3600), 60, "window in which failed sends are counted (s)"),
+    S("DELIVERY_BREAKER_SECONDS", Int(1, 3600), 60,
+      "how long a failing provider is skipped (s), for every worker (shared through Redis)"),
+    S("NOTICES_DRAIN", Choice(("auto", "after_response", "worker")), "auto",
+      "who sends the queued notices (« code modifié »): the web process after the response, or "
+      "« messages work »; auto = after_response in development, worker in production"),
     S("OUTBOX_DIR", Text(), "instance/outbox", "where outbox/console write one JSON file per message"),
     S("SMS_SENDS_PER_HOUR", Int(0), 2000, "global cap on réassort SMS per hour (cost, flooding)"),
     S("EMAIL_SENDS_PER_HOUR", Int(0), 5000, "global cap on réassort e-mails per hour"),
+    # -- the rush -------------------------------------------------------------
+    S("SHED_AFTER_SECONDS", Number(0, 60), 2.0,
+      "a request that waited longer than this before reaching the app (nginx's X-Request-Start, else "
+      "gunicorn's accept) is answered at once « service très sollicité » (503); 0 = never"),
+    S("SHED_RETRY_AFTER", Int(1, 3600), 10, "Retry-After (s) of that page"),
+    S("BCRYPT_ADMISSION", Int(1, 64), 1,
+      "bcrypt-bound POSTs (login, question défi, activation) running at once in one worker process"),
+    S("SUSPENSION_CHECK_SECONDS", Number(0, 60), 2.0,
+      "how often each worker re-reads « service suspend|resume » (s)"),
     # -- the voter's journey -------------------------------------------------
     S("CAPTCHA_ENABLED", Bool(), True, "CAPTCHA on login and code forms (production refuses false)"),
     S("CAPTCHA_MAX_AGE", Int(30, 3600), 300, "CAPTCHA answer life (s)"),
@@ -126,6 +148,10 @@ SETTINGS = Table([
     # Read by gunicorn.conf.py (declared here so that the app knows the names).
     S("BIND", Text(), "127.0.0.1:8000", "gunicorn: address to listen on", server=True),
     S("WORKERS", Int(1, 256), None, "gunicorn: worker processes (default 2 × cores + 1)", server=True),
+    S("WORKER_CLASS", Choice(("gthread", "sync")), "gthread",
+      "gunicorn: threaded workers (I/O waits hold one thread) or sync (one request per process)", server=True),
+    S("THREADS", Int(1, 64), 8, "gunicorn: threads per worker (gthread: waiting on I/O holds one thread only)",
+      server=True),
     S("WORKER_TIMEOUT", Int(5, 600), 30, "gunicorn: seconds before a silent worker is killed", server=True),
     S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "gunicorn: proxies whose X-Forwarded-Proto is believed",
       server=True),
@@ -239,6 +265,11 @@ def _refusals(settings: dict) -> list[str]:
     if not sender_domain(str(settings.get("MAIL_FROM") or "")):
         problems.append("MAIL_FROM : adresse d'expéditeur sans domaine (ex. « Élections <ne-pas-repondre@"
                         "vote.example.fr> »)")
+    worker_timeout = settings.get("WORKER_TIMEOUT") or 30
+    for name in ("SMTP_TIMEOUT", "SMS_HTTP_TIMEOUT"):
+        if float(settings.get(name) or 0) > worker_timeout / 2:
+            problems.append(f"{name} : {settings[name]} s, plus de la moitié de WORKER_TIMEOUT ({worker_timeout} s) ; "
+                            "un fournisseur lent ferait attendre les électeurs au-delà de nginx")
     metrics_token = str(settings.get("METRICS_TOKEN") or "")
     if metrics_token and len(metrics_token) < 32:
         problems.append("METRICS_TOKEN : trop court (32 caractères au moins), ou vide pour couper /metrics")

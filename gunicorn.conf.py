@@ -6,6 +6,8 @@ Read from the environment (the same file systemd loads for the app, see
 
 - ``REASSORT_BIND``: address to listen on (default ``127.0.0.1:8000``, nginx on the same VM);
 - ``REASSORT_WORKERS``: worker processes (default 2 × cores + 1);
+- ``REASSORT_WORKER_CLASS``: ``gthread`` (default) or ``sync``; ``REASSORT_THREADS``: threads per
+  gthread worker (default 8), see below;
 - ``REASSORT_WORKER_TIMEOUT``: seconds a silent worker lives before it is killed (default 30);
 - ``REASSORT_FORWARDED_ALLOW_IPS``: proxies whose ``X-Forwarded-Proto`` is believed
   (default ``127.0.0.1``); the client address itself comes from ProxyFix (``PROXY_COUNT``);
@@ -73,9 +75,22 @@ os.environ[MULTIPROC_ENV] = _metrics_path
 from reassort.web import request_log  # noqa: E402  (after PROMETHEUS_MULTIPROC_DIR, see above)
 
 bind = _settings["BIND"]
-# Sync workers: each request is short and CPU-bound (bcrypt), no long polling.
-worker_class = "sync"
+# Threaded workers (gunicorn's gthread, noting when each request was queued: reassort.web.gthread).
+# A sync worker waiting on a slow SMTP relay or SMS gateway serves nobody meanwhile: with 5 of
+# them, five voters asking for a link took the whole portal down (issue 15).  Threads wait on I/O
+# without holding the others; bcrypt and hashlib release the GIL, so a worker's bcrypt check
+# (≈ 240 ms of CPU) does not stop its other threads from serving /vote (≈ 5 ms).  What a thread may
+# wait on is bounded: each send has a total deadline (SMTP_TIMEOUT, SMS_HTTP_TIMEOUT), at most
+# DELIVERY_IN_FLIGHT sends per channel and BCRYPT_ADMISSION bcrypt checks run at once in a
+# worker, so THREADS - 2 × DELIVERY_IN_FLIGHT - BCRYPT_ADMISSION threads are always left for the
+# cheap pages.  Figures: docs/benchmarks.md (rush).
+# REASSORT_WORKER_CLASS=sync brings back one request per process (and gunicorn's worker timeout
+# per request: a gthread worker stays alive while one of its threads is stuck; what bounds a
+# request there is the deadline of each send, the database's lock_timeout and nginx's 25 s).
+worker_class = "reassort.web.gthread.Worker" if _settings["WORKER_CLASS"] == "gthread" else "sync"
 workers = _settings["WORKERS"] or 2 * multiprocessing.cpu_count() + 1
+# (gunicorn would turn a sync worker with threads > 1 into a plain gthread one.)
+threads = _settings["THREADS"] if _settings["WORKER_CLASS"] == "gthread" else 1
 timeout = _settings["WORKER_TIMEOUT"]
 graceful_timeout = 30
 keepalive = 5

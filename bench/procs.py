@@ -39,8 +39,11 @@ class Gunicorn:
     memory read after the load is that of workers which served all of it.
     """
 
-    def __init__(self, app_spec: str, env: dict, log_path: str, workers: int = 2):
+    def __init__(self, app_spec: str, env: dict, log_path: str, workers: int = 2,
+                 worker_class: str | None = "sync"):
         self.app_spec, self.env, self.log_path, self.workers = app_spec, env, log_path, workers
+        #: ``None``: the production file's own (gthread); the §3 figures keep their sync workers.
+        self.worker_class = worker_class
         self.port = free_port()
         self.address = ("127.0.0.1", self.port)
         self.process: subprocess.Popen | None = None
@@ -50,8 +53,12 @@ class Gunicorn:
         cmd = [os.path.join(VENV_BIN, "gunicorn")]
         if os.path.exists(os.path.join(ROOT, "gunicorn.conf.py")):
             cmd += ["-c", "gunicorn.conf.py"]
-        return cmd + ["--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-                      "--worker-class", "sync", "--max-requests", "0", self.app_spec]
+        cmd += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+        if self.worker_class:
+            cmd += ["--worker-class", self.worker_class]
+        if self.worker_class == "sync":
+            cmd += ["--threads", "1"]  # gunicorn makes a sync worker with threads gthread
+        return cmd + ["--max-requests", "0", self.app_spec]
 
     def start(self, timeout: float = 60) -> "Gunicorn":
         env = {**self.env, "REASSORT_BIND": f"127.0.0.1:{self.port}", "REASSORT_WORKERS": str(self.workers),

@@ -63,6 +63,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--only", default="import,codes,http", help="parties à mesurer (import,codes,http)")
     parser.add_argument("--no-postgres", action="store_true", help="ne pas utiliser PostgreSQL")
     parser.add_argument("--no-redis", action="store_true", help="limites de débit en memory://")
+    parser.add_argument("--rush", action="store_true",
+                        help="la ruée de l'ouverture (issue 15) seule : boucle ouverte à 1×, 2× et 5× la capacité, "
+                             "fournisseurs lents ; écrit la section « rush » de docs/benchmarks.md")
+    parser.add_argument("--rush-seconds", type=float, default=None,
+                        help="durée de chaque palier (défaut 20, --quick 6)")
+    parser.add_argument("--rush-voters", type=int, default=None, help="électeurs de la base (défaut 40 000)")
+    parser.add_argument("--patience", type=float, default=10.0, help="un électeur abandonne après N s (défaut 10)")
+    parser.add_argument("--smtp-latency", type=float, default=20.0, help="secondes du relais SMTP par courriel")
     parser.add_argument("--from-json", metavar="FICHIER",
                         help="ne rien mesurer : réécrire le document depuis les chiffres bruts d'un run")
     args = parser.parse_args(argv)
@@ -72,6 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.out = args.out or os.path.join(OUT_DIR if args.quick else os.path.join(ROOT, "docs"),
                                         "benchmarks-quick.md" if args.quick else "benchmarks.md")
     args.parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    args.rush_seconds = args.rush_seconds or (6.0 if args.quick else 20.0)
+    args.rush_voters = args.rush_voters or (12_000 if args.quick else 40_000)
     if args.runs < 1:
         parser.error("--runs doit valoir 1 au moins")
     return args
@@ -244,6 +254,8 @@ def main(argv=None) -> int:
         print(f"écrit : {os.path.relpath(args.out, ROOT)}", file=sys.stderr)
         return 0
     open(os.path.join(OUT_DIR, "last-run.log"), "w").close()
+    if args.rush:
+        return _rush(args, argv)
     for name in os.listdir(os.path.join(OUT_DIR, "logs")):
         os.unlink(os.path.join(OUT_DIR, "logs", name))
     signal.signal(signal.SIGTERM, _stop_on_signal)
@@ -273,6 +285,26 @@ def main(argv=None) -> int:
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write(report.render(results))
     say(f"écrit : {os.path.relpath(args.out, ROOT)} (chiffres bruts : bench/out/last-run.json)")
+    return 0
+
+
+def _rush(args, argv) -> int:
+    from bench import rush
+
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    tmp = tempfile.mkdtemp(prefix="reassort-rush-")
+    command = "scripts/bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    try:
+        results = rush.run(args, tmp, os.path.join(OUT_DIR, "logs"), say)
+    finally:
+        procs.stop_all()
+        procs.drop_all_databases()
+        shutil.rmtree(tmp, ignore_errors=True)
+    with open(os.path.join(OUT_DIR, "rush.json"), "w") as fh:
+        json.dump(results, fh, indent=1, default=str)
+    out = os.path.join(OUT_DIR, "benchmarks-quick.md") if args.quick else os.path.join(ROOT, "docs", "benchmarks.md")
+    rush.write(out, rush.render(results, command.strip()))
+    say(f"écrit : {os.path.relpath(out, ROOT)} (section rush ; chiffres bruts : bench/out/rush.json)")
     return 0
 
 

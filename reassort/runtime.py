@@ -57,6 +57,12 @@ def pepper() -> str:
     return setting("HASH_PEPPER")
 
 
+def note_outgoing() -> None:
+    """A notice was queued in this request: the web glue may send it once the response has gone."""
+    if has_app_context():
+        g.outgoing_queued = True
+
+
 def rate_storage():
     """The ``limits`` storage the rate limiter counts in now, or ``None`` when limits are off.
 

@@ -166,14 +166,14 @@ def test_send_activation_skips_activated_voters(runner, app, outbox, make_voter)
 
 def test_delivery_failure_is_counted_and_the_others_go_on(runner, app, outbox, monkeypatch):
     import_sample(runner)
-    real_send = messaging.send_email
+    real_send = messaging.MAIL_BACKENDS["outbox"]
 
-    def flaky(message):
+    def flaky(message, config):
         if message.to.startswith("thi-lan"):
             raise messaging.DeliveryError("SMTP : SMTPServerDisconnected")
-        real_send(message)
+        real_send(message, config)
 
-    monkeypatch.setattr(messaging, "send_email", flaky)
+    monkeypatch.setitem(messaging.MAIL_BACKENDS, "outbox", flaky)
     started = voters_by_identifiant(app)["E0004"].activation_generation
     result = runner.invoke(args=["voters", "send-activation"])
     assert result.exit_code == 1
@@ -182,7 +182,7 @@ def test_delivery_failure_is_counted_and_the_others_go_on(runner, app, outbox, m
     failed = voters_by_identifiant(app)["E0004"]
     assert failed.activation_sent_at is None and failed.activation_generation == started
 
-    monkeypatch.setattr(messaging, "send_email", real_send)
+    monkeypatch.setitem(messaging.MAIL_BACKENDS, "outbox", real_send)
     retry = runner.invoke(args=["voters", "send-activation"])
     assert retry.exit_code == 0 and "envoyés : 1" in retry.stdout
     assert len(outbox()) == 6

@@ -21,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, event, func, text
@@ -303,28 +304,37 @@ with app.test_request_context("/reassort/regenerer", method="POST"):
 
 def run_and_kill(settings, point: str, voter_id: int, generation: int, tmp_path) -> str:
     """Run ``recovery.regenerate`` in a child process and SIGKILL it at ``point``; its new code."""
+    lines = kill_child(settings, CHILD, [point, str(voter_id), str(generation)], tmp_path / f"child-{point}.err",
+                       "AT ")
+    codes = [line.split(" ", 1)[1].strip() for line in lines if line.startswith("CODE ")]
+    return codes[-1] if codes else None
+
+
+def kill_child(settings, program: str, args: list[str], err_path, until: str) -> list[str]:
+    """Run ``program`` in a child process with the test's settings; SIGKILL it once it prints ``until``.
+
+    Returns the lines it printed.  ``until`` never printed (the child ended or hung) fails the test.
+    """
     config = {k: v for k, v in settings.items() if k != "CLOCK"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("REASSORT_")}
-    with open(tmp_path / f"child-{point}.err", "wb") as err:
-        child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config), point, str(voter_id),
-                                  str(generation)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err)
+    with open(err_path, "wb") as err:
+        child = subprocess.Popen([sys.executable, "-c", program, json.dumps(config), *args], cwd=ROOT, env=env,
+                                 stdout=subprocess.PIPE, stderr=err)
     lines: queue.Queue = queue.Queue()
     # A thread reads the pipe: select() cannot see lines already in the reader's buffer.
     reader = threading.Thread(target=lambda: [lines.put(raw.decode()) for raw in child.stdout] + [lines.put("")],
                               daemon=True)
     reader.start()
-    new_code, reached = None, False
+    seen, reached = [], False
     try:
         while not reached:
             try:
                 line = lines.get(timeout=60)
             except queue.Empty:
                 line = ""
-            assert line, (f"the child stopped (status {child.poll()}) or hung: "
-                          + (tmp_path / f"child-{point}.err").read_text())
-            if line.startswith("CODE "):
-                new_code = line.split(" ", 1)[1].strip()
-            reached = line.startswith("AT ")
+            assert line, f"the child stopped (status {child.poll()}) or hung: " + err_path.read_text()
+            seen.append(line)
+            reached = line.startswith(until)
         child.send_signal(signal.SIGKILL)  # no cleanup, no rollback from the client side
     finally:
         if child.poll() is None:
@@ -333,12 +343,12 @@ def run_and_kill(settings, point: str, voter_id: int, generation: int, tmp_path)
         reader.join(10)
         child.stdout.close()
     assert child.returncode == -signal.SIGKILL
-    return new_code
+    return seen
 
 
 @pytest.mark.parametrize("point", ["after_update", "before_commit", "after_commit"])
 def test_regeneration_killed_at_any_point_leaves_the_old_code_or_the_new_one(app, settings, make_voter, point,
-                                                                            tmp_path):
+                                                                            tmp_path, outbox):
     voter_id = make_voter(link_generation=7)
     new_code = run_and_kill(settings, point, voter_id, 7, tmp_path)
     old_works, new_works = code_works(app, voter_id, CODE), code_works(app, voter_id, new_code)
@@ -347,6 +357,10 @@ def test_regeneration_killed_at_any_point_leaves_the_old_code_or_the_new_one(app
     generation = get_voter(app, voter_id).link_generation
     if point == "after_commit":
         assert new_works and generation != 7 and events(app, "code_regenerated") == 1
+        # Its notice was queued in the same transaction: the sender sends it though the worker died.
+        assert [m for m in outbox() if "modifié" in m["subject"]] == []
+        assert app.test_cli_runner().invoke(args=["messages", "work", "--once"]).exit_code == 0
+        assert len([m for m in outbox() if "modifié" in m["subject"]]) == 1
     else:
         assert old_works and generation == 7 and events(app, "code_regenerated") == 0
         # The link still works: the voter clicks again and gets a code.
@@ -355,39 +369,39 @@ def test_regeneration_killed_at_any_point_leaves_the_old_code_or_the_new_one(app
         assert again is not None and code_works(app, voter_id, again.code)
 
 
-# -- a link sent whose recording failed ------------------------------------------------------
+# -- a link recorded before it leaves ----------------------------------------------------------
 
-def test_link_sent_but_not_recorded_does_not_work(app, logged_in, outbox):
+def inject_failure_on_link_record(app):
+    """Make the UPDATE that records a new link as the current one fail."""
+    engine = app.extensions["reassort_db"][0]
+    dbapi_error = engine.dialect.loaded_dbapi.OperationalError
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        sql = statement.lstrip().upper()
+        if sql.startswith("UPDATE VOTERS SET LINK_GENERATION") and "CODE_DIGEST" not in sql:
+            raise dbapi_error("panne injectée")
+
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    return lambda: event.remove(engine, "before_cursor_execute", before_cursor_execute)
+
+
+def test_link_whose_recording_fails_is_never_sent_and_nothing_is_charged(app, logged_in, outbox):
     client, voter_id, _ = logged_in
     before = state(app, voter_id)
-    restore = inject_failure_on_link_commit(app)
+    restore = inject_failure_on_link_record(app)
     try:
         response = ask_link(client)
     finally:
         restore()
-    # The message went out before the commit failed: its place this hour stays taken (reserved
-    # before the send, given back only when the delivery fails, SEC-41), nothing else changed.
-    code, generation, links_in_window, failures, epoch = before
-    assert response.status_code == 503 and state(app, voter_id) == (code, generation, links_in_window + 1,
-                                                                       failures, epoch)
-    # Its link is dead, as promised.
-    assert open_link(client, last_link(outbox())).status_code == 400
+    # Recorded before it leaves: the recording failed, so nothing left, and the place is given back.
+    assert response.status_code == 503 and UNAVAILABLE in page_text(response)
+    assert outbox() == [] and state(app, voter_id) == before
+    assert "Lien envoyé" in page_text(ask_link(client))
+    assert open_link(client, last_link(outbox())).status_code == 303
 
 
-def test_a_link_whose_recording_failed_stays_dead_after_the_next_request(app, logged_in, outbox):
-    client, _, _ = logged_in
-    restore = inject_failure_on_link_commit(app)
-    try:
-        ask_link(client)
-    finally:
-        restore()
-    orphan = last_link(outbox())
-    assert ask_link(client, email="autre.adresse@exemple.org").status_code == 200
-    assert open_link(client, orphan).status_code == 400
-
-
-def inject_failure_on_link_commit(app):
-    """Make the COMMIT that records a link fail, after its message has left."""
+def test_link_delivered_works_even_when_its_audit_row_cannot_be_written(app, logged_in, outbox):
+    client, voter_id, _ = logged_in
     dbapi_error = app.extensions["reassort_db"][0].dialect.loaded_dbapi.OperationalError
 
     def before_commit(session):
@@ -395,7 +409,68 @@ def inject_failure_on_link_commit(app):
             raise OperationalError("COMMIT", None, dbapi_error("panne injectée au COMMIT"))
 
     event.listen(Session, "before_commit", before_commit)
-    return lambda: event.remove(Session, "before_commit", before_commit)
+    try:
+        response = ask_link(client)
+    finally:
+        event.remove(Session, "before_commit", before_commit)
+    assert "Lien envoyé" in page_text(response)
+    assert open_link(client, last_link(outbox())).status_code == 303
+
+
+LINK_CHILD = r"""
+import json, sys, time
+config, point, voter_id = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+from sqlalchemy import event
+from app import create_app
+from reassort.adapters import messaging
+from reassort.adapters.messaging import outbox
+from reassort.web.extensions import db
+from reassort.procedures import recovery
+from reassort.storage.models import Voter
+
+app = create_app(config)
+
+def stop():
+    print("AT", point, flush=True)
+    time.sleep(120)  # the parent kills us here
+
+def handed_over(message, cfg):
+    outbox.send(message, cfg)  # the provider has it
+    if point == "after_hand_over":
+        stop()
+
+messaging.MAIL_BACKENDS["outbox"] = handed_over
+with app.test_request_context("/reassort/question-defi", method="POST"):
+    if point == "after_record":
+        from sqlalchemy.orm import Session
+        @event.listens_for(Session, "after_commit")
+        def _commit(session):
+            if getattr(_commit, "armed", False):
+                stop()
+        @event.listens_for(db.engine, "after_cursor_execute")
+        def _after(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("UPDATE VOTERS SET LINK_GENERATION"):
+                _commit.armed = True
+    voter = db.session.get(Voter, voter_id)
+    recovery.send_link(db.session, voter, "email", "jeanne.perso@exemple.org")
+    print("DONE", flush=True)
+"""
+
+
+@pytest.mark.parametrize("point", ["after_record", "after_hand_over"])
+def test_link_send_killed_at_any_point_leaves_the_code_and_a_delivered_link_works(app, settings, make_voter,
+                                                                                 point, tmp_path, outbox, clock):
+    voter_id = make_voter()
+    generation = get_voter(app, voter_id).link_generation
+    kill_child(settings, LINK_CHILD, [point, str(voter_id)], tmp_path / f"link-{point}.err", "AT ")
+    assert code_works(app, voter_id, CODE)  # the code is never touched by a link's send
+    if point == "after_record":
+        # Recorded, then killed before it left: nothing was delivered, so no dead link is anywhere.
+        assert outbox() == [] and get_voter(app, voter_id).link_generation != generation
+    else:
+        # Handed over, then killed before anything else: the link delivered works.
+        clock.t = time.time() + 1  # after the child signed it
+        assert regenerate(app.test_client(), last_link(outbox())).status_code == 200
 
 
 # -- the limiter's storage gone -------------------------------------------------------------
@@ -426,7 +501,8 @@ def test_rate_limit_storage_gone_without_fallback_is_a_french_503_and_nothing_ch
 def channel_settings(settings, smtp_server, gateway):
     settings.update(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port, SMTP_TIMEOUT=2,
                     SMS_BACKEND="http", SMS_HTTP_URL=gateway.url, SMS_HTTP_TIMEOUT=0.3,
-                    SMS_SENDS_PER_HOUR=3, EMAIL_SENDS_PER_HOUR=3)
+                    SMS_SENDS_PER_HOUR=3, EMAIL_SENDS_PER_HOUR=3,
+                    DELIVERY_BREAKER_FAILURES=1000)  # tests/test_rush.py has the breaker
     return settings
 
 
@@ -489,8 +565,9 @@ def test_repeated_delivery_failures_leak_nothing_and_charge_nothing(channel_sett
 
 
 def test_a_hanging_sms_gateway_times_out_cleanly(channel_settings, app, logged_in):
+    app.config.update(LINKS_PER_HOUR=10, SMS_SENDS_PER_HOUR=10)  # unconfirmed sends stay charged
     client, voter_id, _ = logged_in
-    before = state(app, voter_id)
+    code_before = get_voter(app, voter_id).code_digest
     # A gateway that takes the connection and never answers: a socket that listens and never
     # accepts (the kernel completes the handshake), so no server thread is left to clean up.
     with socket.socket() as mute:
@@ -500,12 +577,13 @@ def test_a_hanging_sms_gateway_times_out_cleanly(channel_settings, app, logged_i
         fds = None
         for attempt in range(6):
             response = ask_link(client, channel="sms")
-            assert response.status_code == 503 and SEND_FAILED in page_text(response)
+            # The request went out whole: the SMS may still leave, so the voter is told it is unconfirmed.
+            assert response.status_code == 503 and "pas reçu à temps la confirmation" in page_text(response)
             if attempt == 0 and os.path.isdir("/proc/self/fd"):
-                fds = open_fds()  # after the first: the pool's second connection is open by then
+                fds = open_fds()
         if fds is not None:
             assert open_fds() <= fds + 1  # the timed-out connections are closed, not kept
-    assert state(app, voter_id) == before
+    assert get_voter(app, voter_id).code_digest == code_before
 
 
 def test_notice_failure_after_a_regeneration_keeps_the_new_code(channel_settings, app, logged_in, smtp_server,

@@ -155,8 +155,9 @@ def test_rate_limit_holds_across_workers(production):
 
 
 def test_worker_timeout_logs_one_json_line_with_request_id_and_route(tmp_path):
+    # Sync workers: a gthread worker stays alive while one of its threads is stuck (gunicorn.conf.py).
     env = clean_environ(REASSORT_DATABASE_URL=f"sqlite:///{tmp_path}/timeout.db", REASSORT_WORKERS="1",
-                        REASSORT_WORKER_TIMEOUT="5")
+                        REASSORT_WORKER_TIMEOUT="5", REASSORT_WORKER_CLASS="sync")
     with Gunicorn(tmp_path, env, free_port(), app_uri="tests.hanging_app:app") as server:
         server.wait_ready()
         try:  # gunicorn answers its own 500 as the worker goes (nginx has shown its 504 before)

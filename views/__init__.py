@@ -24,7 +24,11 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject_voter():
+        from flask import g
         from sqlalchemy.exc import SQLAlchemyError
+
+        if g.get("no_voter"):  # a shed or suspended request reads nothing (reassort.web.admission)
+            return {"current_voter": None}
 
         from reassort.web.voter_session import current_voter
         try:

@@ -6,6 +6,7 @@ from forms.auth import ActivationForm, LoginForm
 from reassort.procedures import accounts
 from reassort.rules.questions import QUESTIONS
 from reassort.web import captcha_session
+from reassort.web.admission import admitted
 from reassort.web.extensions import db
 from reassort.web.ratelimits import per_ip
 from reassort.web.voter_session import current_voter, log_in, log_out
@@ -17,6 +18,7 @@ bp = Blueprint("auth", __name__)
 
 @bp.route("/connexion", methods=["GET", "POST"])
 @per_ip()
+@admitted
 def login():
     # The per-account limit is reserved inside ``log_in_attempt``, and only once the CAPTCHA
     # is solved: posting someone's address with a wrong CAPTCHA never locks them out (SEC-42).
@@ -56,6 +58,7 @@ def logout():
 
 @bp.route("/activation/<token>", methods=["GET", "POST"])
 @per_ip()
+@admitted
 def activate(token):
     voter = accounts.voter_for_activation(db.session, token)
     if voter is None:  # audited (or counted) by the procedure

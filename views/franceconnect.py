@@ -112,7 +112,8 @@ def callback():
         # « Lien envoyé » is a page of its own: reloading it sends nothing and says the same.
         remember_sent("email", contacts.mask_email(address), by="franceconnect")
         return redirect(url_for("reassort.sent"), 303)
-    return _problem(outcome, 503 if outcome == recovery.SEND_FAILED else 429)
+    unavailable = {recovery.SEND_FAILED, recovery.SEND_UNCERTAIN, recovery.CHANNEL_DOWN}
+    return _problem(outcome, 503 if outcome in unavailable else 429)
 
 
 @bp.get("/identite-non-reconnue")

@@ -15,8 +15,9 @@ import config
 from forms.common import Form
 from forms.reassort import ChallengeForm
 from reassort import runtime
-from reassort.procedures import audit, recovery
+from reassort.procedures import audit, recovery, sending
 from reassort.rules import codes, contacts, questions, spelling
+from reassort.web.admission import admitted
 from reassort.web.extensions import db
 from reassort.web.guards import refused_once_closed
 from reassort.web.ratelimits import link_open, per_ip, per_voter
@@ -30,7 +31,9 @@ SENT_KEY = "reassort_sent"  # {"channel", "masked", "by"}: what the « Lien envo
 DONE_KEY = "reassort_done"  # when this browser regenerated the code (epoch s, = the voter's code_issued_at)
 
 ERRORS = {recovery.TOO_MANY_LINKS: "too_many_links", recovery.CAPPED: "capped",
-          recovery.SEND_FAILED: "send_failed"}
+          recovery.SEND_FAILED: "send_failed", recovery.SEND_UNCERTAIN: "send_uncertain"}
+#: Outcomes answered 503: our side could not send (the voter is told to retry or take another way).
+UNAVAILABLE = {recovery.SEND_FAILED, recovery.SEND_UNCERTAIN, recovery.CHANNEL_DOWN}
 
 
 def franceconnect_offered() -> bool:
@@ -65,6 +68,7 @@ def _locked(voter, status: int):
 @refused_once_closed
 @per_ip()
 @per_voter("CHALLENGE_LIMIT_PER_VOTER")
+@admitted
 def challenge():
     voter = current_voter()
     form = ChallengeForm(record_email=voter.email)
@@ -90,12 +94,17 @@ def challenge():
         if outcome.outcome == recovery.WRONG:
             # The same words whichever of the answer and the identifier was wrong (SEC-01).
             error = text("challenge_wrong", left=attempts_left(voter))
+        elif outcome.outcome == recovery.CHANNEL_DOWN:
+            error = text("channel_down", channel=form.channel.data)
         else:
             error = text(ERRORS[outcome.outcome])
-        status = 503 if outcome.outcome == recovery.SEND_FAILED else 200
+        status = 503 if outcome.outcome in UNAVAILABLE else 200
     form.forget_secrets()
+    # A provider being skipped is said before the voter types anything: the other ways are offered.
+    down = [c for c in ("sms", "email") if not sending.channel_open(c)]
     return render_template("reassort/challenge.html", form=form, error=error, left=attempts_left(voter),
-                           question=questions.text(voter.question_id)), status
+                           question=questions.text(voter.question_id), down=down,
+                           franceconnect=franceconnect_offered()), status
 
 
 @bp.get("/lien-envoye")

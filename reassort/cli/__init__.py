@@ -18,8 +18,10 @@ def init_app(app: Flask) -> None:
         messages,
         purge,
         reissue,
+        service,
         voters,
     )
 
-    for module in (db, voters, deactivation, codes, reissue, audit, demo, check_config, purge, integrity, messages):
+    for module in (db, voters, deactivation, codes, reissue, audit, demo, check_config, purge, integrity, messages,
+                   service):
         module.register(app)

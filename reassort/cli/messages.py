@@ -13,6 +13,8 @@ that is neither refuses the whole file: nothing is sent.
 from __future__ import annotations
 
 import secrets
+import signal
+import time
 from urllib.parse import urlsplit
 
 import click
@@ -22,8 +24,9 @@ from flask.cli import AppGroup
 from reassort import runtime
 from reassort.adapters import messaging
 from reassort.cli.voters import fail, number
-from reassort.procedures import links, recovery
+from reassort.procedures import links, notices, recovery
 from reassort.rules import contacts, tokens
+from reassort.web.extensions import db
 
 group = AppGroup("messages", help="Messages envoyés aux électeurs.")
 
@@ -131,3 +134,42 @@ def test(seed_path: str) -> None:
                "courrier indésirable) et chaque téléphone.")
     if refused:
         raise SystemExit(1)
+
+
+@group.command("work")
+@click.option("--once", is_flag=True, help="Envoie ce qui est dû puis s'arrête (sinon tourne jusqu'à SIGTERM).")
+@click.option("--interval", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
+              help="Secondes entre deux regards sur la file quand elle est vide.")
+def work(once: bool, interval: float) -> None:
+    """Envoie les avis en attente (« code de vote modifié ») : le service deploy/reassort-messages.service.
+
+    Plusieurs peuvent tourner à la fois (une par VM) : chacun prend des avis que les
+    autres sautent (FOR UPDATE SKIP LOCKED). SIGTERM ou Ctrl+C : finit l'avis en cours et s'arrête.
+    """
+    stopping = {"now": False}
+
+    def _stop(_signum, _frame):
+        stopping["now"] = True
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    total_sent = total_failed = 0
+    try:
+        while not stopping["now"]:
+            session = db.new_session()
+            try:
+                sent, failed = notices.drain(session)
+            finally:
+                session.close()
+            total_sent, total_failed = total_sent + sent, total_failed + failed
+            if sent or failed:
+                click.echo(f"avis envoyés : {number(sent)} ; en échec (réessayés plus tard) : {number(failed)}",
+                           err=True)
+            if once:
+                break
+            if not sent:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(f"Avis envoyés : {number(total_sent)} ; en échec : {number(total_failed)}.")

@@ -13,13 +13,9 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import importer, runtime
-from reassort.adapters import messaging
-from reassort.procedures import accounts, audit
-from reassort.storage.models import Voter
 from reassort.web.extensions import db
 
 group = AppGroup("voters", help="Registre des électeurs.")
@@ -155,71 +151,31 @@ def _print_report(report: importer.ImportReport, deactivate_absent: bool) -> Non
 @click.option("--resend", is_flag=True,
               help="Renvoie aussi un lien (le seul valable désormais) aux électeurs déjà prévenus "
                    "mais pas encore activés.")
-def send_activation(resend: bool) -> None:
-    """Envoie par e-mail un lien d'activation à chaque électeur sans mot de passe jamais prévenu."""
+@click.option("--connections", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Connexions SMTP ouvertes à la fois, chacune réutilisée pour de nombreux messages.")
+@click.option("--rate", type=click.FloatRange(0.1, 100000), default=None, metavar="N",
+              help="Au plus N messages par seconde (le quota du relais) ; sans limite par défaut.")
+@click.option("--stop-after", type=click.IntRange(1, 10000), default=10, show_default=True,
+              help="S'arrête après autant d'échecs de suite (relais en panne ou qui refuse tout).")
+@click.option("--retry-interrupted", is_flag=True,
+              help="Écrit aussi aux électeurs dont l'envoi a été coupé net par un arrêt brutal "
+                   "(leur message est peut-être parti : ils peuvent le recevoir deux fois).")
+def send_activation(resend: bool, connections: int, rate: float | None, stop_after: int,
+                    retry_interrupted: bool) -> None:
+    """Envoie par e-mail un lien d'activation à chaque électeur sans mot de passe jamais prévenu.
+
+    Reprend là où une exécution précédente s'est arrêtée (Ctrl+C, panne du relais) :
+    personne ne reçoit deux fois son lien.
+    """
+    from reassort.cli import mailing
+
     session = db.new_session()
-    sent = failed = 0
     try:
-        voter_ids = _voters_to_notify(session, resend)
-        days = runtime.setting("ACTIVATION_LINK_MAX_AGE") // 86400
-        with click.progressbar(voter_ids, label="Envoi des liens d'activation",
-                               file=sys.stderr) as bar:
-            for voter_id in bar:
-                outcome = _send_one(session, voter_id, days)
-                sent += outcome is True
-                failed += outcome is False
+        run = mailing.Run(session, resend=resend, connections=connections, rate=rate, stop_after=stop_after,
+                          retry_interrupted=retry_interrupted)
+        run.go()
     except SQLAlchemyError as exc:
         fail(database_problem(exc))
     finally:
         session.close()
-    click.echo(f"Liens d'activation envoyés : {number(sent)} ; échecs : {number(failed)}.")
-    if failed:
-        click.echo("Relancez la commande pour réessayer les envois en échec.", err=True)
-        raise SystemExit(1)
-
-
-def _voters_to_notify(session, resend: bool) -> list[int]:
-    """Ids of the voters without a password (and, without ``resend``, never sent a link)."""
-    query = select(Voter.id).where(Voter.password_hash.is_(None)).order_by(Voter.id)
-    if not resend:
-        query = query.where(Voter.activation_sent_at.is_(None))
-    return list(session.scalars(query))
-
-
-def _send_one(session, voter_id: int, days: int) -> bool | None:
-    """Mail one voter a link of the next generation; ``None`` when the voter no longer needs one.
-
-    The generation is bumped only after a successful send, by a compare-and-swap:
-    no lock is held while the mail server answers, and a failed send leaves the
-    voter as they were (their older link, if any, still works).
-    """
-    voter = session.get(Voter, voter_id)
-    if voter is None or voter.password_hash is not None:
-        session.rollback()
-        return None
-    generation = voter.activation_generation + 1
-    link = accounts.activation_link(voter.id, generation)
-    message = messaging.render_email("activation", voter.email, voter=voter, link=link, days=days)
-    try:
-        messaging.send_email(message)
-    except messaging.DeliveryError as exc:
-        session.rollback()
-        click.echo(f"\nÉchec de l'envoi à l'électeur {voter.identifiant} : {exc}", err=True)
-        return False
-    done = session.execute(
-        update(Voter)
-        .where(Voter.id == voter_id, Voter.activation_generation == generation - 1,
-               Voter.password_hash.is_(None))
-        .values(activation_generation=generation, activation_sent_at=runtime.now_int())
-        .execution_options(synchronize_session=False))
-    if done.rowcount != 1:
-        # Activated (or mailed by another run) meanwhile: void the link just sent
-        # rather than let it set the password a second time.
-        session.execute(update(Voter).where(Voter.id == voter_id)
-                        .values(activation_generation=Voter.activation_generation + 1)
-                        .execution_options(synchronize_session=False))
-        session.commit()
-        return None
-    audit.record(session, "activation_sent", voter_id)
-    session.commit()
-    return True
+    run.report()

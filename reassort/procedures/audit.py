@@ -37,7 +37,7 @@ EVENTS = {
     "reassort_closed", "franceconnect_match", "franceconnect_mismatch",
     "franceconnect_error", "franceconnect_cancel", "codes_issued", "code_reissued", "voters_imported",
     "purge", "helpdesk_show", "helpdesk_unlock", "helpdesk_resend_activation", "voter_deactivated",
-    "voter_reactivated",
+    "voter_reactivated", "service_suspended", "service_resumed",
 }
 
 #: The two paths of a réassort (SPEC §1 steps 4 and 5).

@@ -111,7 +111,7 @@ def state(s: Session, voter: Voter) -> VoterState:
         links_this_hour=voter.links_in_window if in_window else 0, links_per_hour=runtime.setting("LINKS_PER_HOUR"),
         links_window_ends_at=voter.link_window_start + 3600 if in_window and voter.links_in_window else None,
         # Deactivation belongs to ``voters deactivate`` (its own column, when the schema has it).
-        deactivated_at=getattr(voter, "deactivated_at", None),
+        deactivated_at=voter.deactivated_at,
         recent=[tuple(row) for row in recent])
 
 

@@ -13,11 +13,12 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import accounts, audit, links, quotas, register, votegate
+from reassort.procedures import accounts, audit, links, notices, quotas, register, sending, votegate
 from reassort.rules import codes, identifiers, throttle, tokens
 from reassort.rules.hashing import digest_equal, normalise_answer
 from reassort.storage.database import changed_rows
@@ -32,6 +33,8 @@ LOCKED = "locked"            # too many wrong answers: temporary (SEC-08)
 TOO_MANY_LINKS = "too_many_links"
 CAPPED = "capped"            # global cap on sends reached (SEC-10)
 SEND_FAILED = "send_failed"  # our failure: nothing counted, nothing changed
+SEND_UNCERTAIN = "send_uncertain"  # no answer in time after the message left: it may arrive (and works)
+CHANNEL_DOWN = "channel_down"  # the channel's provider is being skipped (failing lately) or busy: another way
 
 LINK_PATH = "/reassort/lien/"
 CAP_SETTINGS = {"sms": "SMS_SENDS_PER_HOUR", "email": "EMAIL_SENDS_PER_HOUR"}
@@ -91,6 +94,9 @@ def request_by_challenge(s: Session, voter: Voter, answer: str, identifier: str,
     no more than ``CHALLENGE_MAX_FAILURES`` are ever checked (SEC-41).  A right answer
     then clears the count.
     """
+    if not sending.channel_open(channel):
+        # Said before anything is counted or checked: the voter picks another way at once.
+        return LinkRequest(CHANNEL_DOWN)
     now = runtime.now_int()
     maximum = runtime.setting("CHALLENGE_MAX_FAILURES")
     attempt = quotas.take(s, FAILURES, voter.id, maximum, now, also=(Voter.challenge_locked_until <= now,),
@@ -138,9 +144,13 @@ def send_link(s: Session, voter: Voter, channel: str, destination: str, path: st
     ``path`` (``audit.DEFI`` or ``audit.FRANCECONNECT``) is written in the audit details.
 
     The voter's place this hour and the channel's global place are both reserved
-    before the message leaves, and both given back if our delivery fails (SEC-41).
+    before the message leaves (SEC-41); the link is recorded as the current one
+    before it leaves too, so that a link delivered always works; all is given back
+    if our delivery fails (``sending.send_recorded``).
     """
     now = runtime.now_int()
+    if not sending.channel_open(channel):
+        return LinkRequest(CHANNEL_DOWN)
     place = quotas.take(s, LINKS, voter.id, runtime.setting("LINKS_PER_HOUR"), now)
     if place is None:
         audit.record(s, "throttled", voter.id, audit.path_detail(path, "links_per_hour"))
@@ -155,25 +165,25 @@ def send_link(s: Session, voter: Voter, channel: str, destination: str, path: st
     generation = new_generation(voter.link_generation)
     url = link_url(voter.id, generation)
     minutes = max(1, runtime.setting("REISSUE_LINK_MAX_AGE") // 60)
-    try:
-        if channel == "sms":
-            messaging.send_sms(messaging.render_sms("reissue_link", destination, link=url, minutes=minutes))
-        else:
-            messaging.send_email(messaging.render_email("reissue_link", destination, link=url, minutes=minutes,
-                                                        voter=voter))
-    except messaging.DeliveryError as exc:
-        # Our failure: no link counts as sent and neither the voter nor the cap is charged.
-        s.rollback()
-        reservation.give_back()
-        place.give_back(s)
-        log.warning("envoi du lien impossible (canal %s) : %s", channel, exc)
-        audit.record_now(s, "link_send_failed", voter.id, audit.path_detail(path, channel))
-        return LinkRequest(SEND_FAILED)
-    s.execute(update(Voter).where(Voter.id == voter.id).values(link_generation=generation)
-              .execution_options(synchronize_session=False))
-    audit.record(s, "link_requested", voter.id, audit.path_detail(path, channel))
-    s.commit()
-    return LinkRequest(SENT)
+    if channel == "sms":
+        message = messaging.render_sms("reissue_link", destination, link=url, minutes=minutes)
+    else:
+        message = messaging.render_email("reissue_link", destination, link=url, minutes=minutes, voter=voter)
+    outcome = sending.send_recorded(
+        s, message, sending.generation_swap(Voter.link_generation, voter.id, generation),
+        give_back=(reservation.give_back, lambda: place.give_back(s)))
+    if outcome.status == sending.SENT:
+        try:
+            audit.record_now(s, "link_requested", voter.id, audit.path_detail(path, channel))
+        except SQLAlchemyError as exc:
+            # The link is out and works: the voter is told so, the missing row is logged.
+            s.rollback()
+            log.error("lien envoyé mais non inscrit au journal d'audit : %s", type(exc).__name__,
+                      extra={"event": "audit_lost", "audit_event": "link_requested", "voter_id": voter.id})
+        return LinkRequest(SENT)
+    audit.record_now(s, "link_send_failed", voter.id, audit.path_detail(path, channel))
+    return LinkRequest({sending.UNCERTAIN: SEND_UNCERTAIN, sending.UNAVAILABLE: CHANNEL_DOWN}
+                       .get(outcome.status, SEND_FAILED))
 
 
 def voter_for_link(s: Session, token: str | None) -> tuple[Voter, int] | None:
@@ -232,16 +242,11 @@ def regenerate(s: Session, voter_id: int, generation: int) -> Regeneration | Non
         audit.record_now(s, "regeneration_conflict", voter_id)
         return None
     audit.record(s, "code_regenerated", voter_id)
+    # The notice to the address of record (SEC-24, never the code) is queued in the same
+    # transaction and leaves after the response (``notices``): nothing slow before the reveal.
+    notices.enqueue(s, "code_changed", voter_id)
     s.commit()
+    # Refreshed in place: the request's current voter is this very object (its new epoch).
     voter = s.get(Voter, voter_id, populate_existing=True)
     assert voter is not None  # noqa: S101  (the row was just updated; voters are never deleted mid-poll)
-    _notify_change(voter)
     return Regeneration(code=code, session_epoch=voter.session_epoch)
-
-
-def _notify_change(voter: Voter) -> None:
-    """Tell the address of record that the code changed, never the code (SEC-24)."""
-    try:
-        messaging.send_email(messaging.render_email("code_changed", voter.email, voter=voter))
-    except messaging.DeliveryError as exc:
-        log.warning("avis de changement de code non envoyé : %s", exc)

@@ -39,6 +39,9 @@ class Voter(Base):
     # random value (``tokens.fresh_generation``): no link can be forged for a guessed generation.
     activation_generation: Mapped[int] = mapped_column(Integer, default=fresh_generation)
     activation_sent_at: Mapped[int | None] = mapped_column(Integer)
+    # ``voters send-activation`` claimed this voter's mail at that instant and has not yet seen
+    # the relay accept it: set before the send, cleared after it (resumable, nothing sent twice).
+    activation_claimed_at: Mapped[int | None] = mapped_column(Integer)
     code_digest: Mapped[str | None] = mapped_column(String(64))
     code_issued_at: Mapped[int | None] = mapped_column(Integer)
     # A new random value at each link requested and at each regeneration (compare-and-swap);
@@ -127,3 +130,40 @@ class AuditTally(Base):
     #: A short word of the code ("" when there is none: NULLs would never conflict).
     detail: Mapped[str] = mapped_column(String(60), default="")
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutgoingMessage(Base):
+    """A message to the address of record waiting to leave (the « code modifié » notice).
+
+    Written in the transaction that makes the event it tells of, so that it leaves even
+    if the worker dies right after; sent by ``messages work`` (or, in development, after
+    the response).  Nothing secret: the notice names no code and no link, and goes only to
+    the address of record, never to a destination a voter typed (SEC-20).  A sender claims
+    a row by setting ``claimed_until`` (a lease); a sender that dies leaves the lease to
+    expire, and another sends it: at least once.  Deleted once sent.
+    """
+
+    __tablename__ = "outgoing_messages"
+    __table_args__ = (Index("ix_outgoing_due", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[int] = mapped_column(Integer)
+    #: Not before this instant (epoch s): retries wait a growing delay.
+    due_at: Mapped[int] = mapped_column(Integer)
+    claimed_until: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: The template under ``templates/messages`` and the voter it is for (its address of record).
+    template: Mapped[str] = mapped_column(String(40))
+    voter_id: Mapped[int] = mapped_column(Integer)
+
+
+class ServiceState(Base):
+    """The operator's switch (``service suspend|resume``), shared by every worker and VM: one row."""
+
+    __tablename__ = "service_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The public French message shown instead of the forms.
+    message: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[int] = mapped_column(Integer, default=0)

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -157,19 +158,19 @@ def init_app(app: Flask) -> None:
         return response
 
 
-#: The request this process is serving (gunicorn's sync workers serve one at a time).
-_in_flight: dict = {}
+#: The requests this process is serving, per thread (gunicorn's gthread worker serves several at once).
+_in_flight: dict[int, dict] = {}
 
 
 def _track(_app, **_extra) -> None:
-    _in_flight.clear()
-    _in_flight.update(request_id=_request_id(), method=request.method,
-                      route=request.url_rule.rule if request.url_rule is not None else redact_path(request.path),
-                      started=time.perf_counter())
+    _in_flight[threading.get_ident()] = dict(
+        request_id=_request_id(), method=request.method,
+        route=request.url_rule.rule if request.url_rule is not None else redact_path(request.path),
+        started=time.perf_counter())
 
 
 def _untrack(_exc=None) -> None:
-    _in_flight.clear()
+    _in_flight.pop(threading.get_ident(), None)
 
 
 def log_worker_timeout(timeout: int | None = None) -> None:
@@ -179,14 +180,15 @@ def log_worker_timeout(timeout: int | None = None) -> None:
     seconds; the worker runs this in its signal handler, then exits.  Without it
     the request would leave no line at all: its ``after_request`` never comes.
     """
-    current = dict(_in_flight)
-    started = current.pop("started", None)
-    logging.getLogger(REQUEST_LOGGER).error(
-        "requête interrompue : délai du worker dépassé (WORKER_TIMEOUT)" if current
-        else "worker interrompu hors requête : délai du worker dépassé (WORKER_TIMEOUT)",
-        extra={**current, "timeout_s": timeout, "pid": os.getpid(),
-               "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-               "event": "worker_timeout"})
+    serving = [dict(entry) for entry in list(_in_flight.values())] or [{}]
+    for current in serving:
+        started = current.pop("started", None)
+        logging.getLogger(REQUEST_LOGGER).error(
+            "requête interrompue : délai du worker dépassé (WORKER_TIMEOUT)" if current
+            else "worker interrompu hors requête : délai du worker dépassé (WORKER_TIMEOUT)",
+            extra={**current, "timeout_s": timeout, "pid": os.getpid(),
+                   "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+                   "event": "worker_timeout"})
     for handler in logging.getLogger(APP_LOGGER).handlers:
         handler.flush()
 

@@ -1,0 +1,353 @@
+"""``scripts/bench --rush``: the opening rush of issue 15, open-loop, against the production stack.
+
+What runs: gunicorn with the production ``gunicorn.conf.py`` as it is (gthread workers,
+2 × cores + 1 of them, 8 threads), PostgreSQL and Redis when they answer (SQLite and
+memory:// otherwise), bcrypt at cost 12, ``messages work`` sending the notices, a
+local SMTP relay taking ``--smtp-latency`` seconds per mail (aiosmtpd) and an SMS
+gateway that never answers.  Same departures from production as §3 of the benchmarks:
+CAPTCHA off, per-IP limit raised, global send caps raised, ``ENV=development``.
+
+1. **Capacity** of each flow, closed loop (``bench.loadgen``): the login POST (one
+   bcrypt check) and the vote-code POST.
+2. **Open loop** at 1×, 2× and 5× that capacity for ``--rush-seconds`` seconds each:
+   arrivals at fixed intervals whatever the server does (as voters arrive), each
+   request given up after ``--patience`` seconds (the voter leaves).  Latency counts
+   from the scheduled arrival, so a generator falling behind shows as latency.
+   Counted: served (the right answer in time), shed (503 « très sollicité », and how
+   fast), other errors, goodput = served per second ÷ capacity, p95 of the served,
+   and the recovery: seconds after the load until a probe answers as fast as before.
+3. **Slow providers**: ``/vote`` at 1× capacity alone, then again while voters ask
+   for réassort links by SMS (gateway hanging) and by e-mail (relay slow), and
+   regenerate their codes: ``/vote`` goodput and p95 against its baseline; and every
+   link the relay accepted is opened and must work; every regeneration whose answer
+   came back showed its code.
+
+The table goes to ``docs/benchmarks.md`` between the ``rush`` markers (the rest of the
+file is the other benchmarks').  Figures on a shared machine are noisy: the table
+says the load at the start and the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from bench import loadgen, procs
+from bench.http_bench import ANSWER, NUMEN, HttpBench, Options
+
+MARK_START = "<!-- rush:start -->"
+MARK_END = "<!-- rush:end -->"
+BUSY = "très sollicité".encode()
+
+
+@dataclass
+class OpenLoop:
+    offered: float = 0.0
+    seconds: float = 0.0
+    sent: int = 0
+    served: list = field(default_factory=list)
+    shed: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+    late: int = 0
+
+
+def open_loop(address, requests: list[bytes], check, rate: float, seconds: float, patience: float) -> OpenLoop:
+    """Send ``requests`` at ``rate`` per second for ``seconds``; each waits ``patience`` at most."""
+    result = OpenLoop(offered=rate, seconds=seconds)
+    lock = threading.Lock()
+    count = min(len(requests), int(rate * seconds))
+    start = time.perf_counter() + 0.2
+
+    def one(i: int) -> None:
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            data = loadgen.send(address, requests[i], timeout=max(0.05, due + patience - time.perf_counter()))
+            answer = loadgen.parse_response(data)
+            took = time.perf_counter() - due
+            if answer.status == 503 and BUSY in answer.body:
+                kind = "shed"
+            elif check(answer.status, answer.headers, answer.body) and took <= patience:
+                kind = "served"
+            else:
+                kind = f"HTTP {answer.status}" if took <= patience else "late"
+        except OSError:
+            kind, took = "late", patience
+        with lock:
+            result.sent += 1
+            if kind == "served":
+                result.served.append(took)
+            elif kind == "shed":
+                result.shed.append(took)
+            elif kind == "late":
+                result.late += 1
+            else:
+                result.errors[kind] = result.errors.get(kind, 0) + 1
+
+    with ThreadPoolExecutor(max_workers=400) as pool:
+        list(pool.map(one, range(count)))
+    return result
+
+
+class Rush(HttpBench):
+    """The §3 bench's data and prepared requests, served by the production configuration."""
+
+    def __init__(self, args, workdir, logdir, say):
+        super().__init__(Options(voters=args.rush_voters, duration=args.rush_seconds, runs=1,
+                                 rounds=args.rounds, use_postgres=not args.no_postgres,
+                                 use_redis=not args.no_redis), workdir, logdir, say)
+        self.args = args
+
+    def setup(self) -> None:
+        from tests.servers import SMSGateway, SMTPTestServer
+
+        self.smtp = SMTPTestServer()
+        self.smtp.handler = _SlowRelay(self.args.smtp_latency)
+        self.smtp.controller.handler = self.smtp.handler
+        self.smtp.__enter__()
+        self.gateway = SMSGateway().__enter__()
+        self.gateway.hang.set()
+        # Build the §3 settings, then the production-like changes of this scenario.
+        original = procs.Gunicorn
+
+        def production(app_spec, env, log_path, workers=2, worker_class="sync"):
+            if app_spec != "wsgi:app":
+                return original(app_spec, env, log_path, workers, worker_class)
+            env = {**env, **{f"REASSORT_{k}": json.dumps(v) for k, v in self._extra().items()}}
+            return original(app_spec, env, log_path, os.cpu_count() * 2 + 1, None)
+
+        procs.Gunicorn = production  # type: ignore[misc]
+        try:
+            super().setup()
+        finally:
+            procs.Gunicorn = original  # type: ignore[misc]
+        self.settings.update(self._extra())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REASSORT_")}
+        env.update({f"REASSORT_{k}": json.dumps(v) for k, v in self.settings.items()})
+        log = open(os.path.join(self.logdir, "messages-work.log"), "ab")  # noqa: SIM115 (kept for the run)
+        import subprocess
+        self.sender = subprocess.Popen([os.path.join(procs.VENV_BIN, "flask"), "--app", "app", "messages", "work"],
+                                       cwd=procs.ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+
+    def _extra(self) -> dict:
+        return {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.smtp.port, "SMTP_TIMEOUT": 5.0,
+                "SMS_BACKEND": "http", "SMS_HTTP_URL": self.gateway.url, "SMS_HTTP_TIMEOUT": 3.0,
+                "NOTICES_DRAIN": "worker", "DELIVERY_BREAKER_FAILURES": 1000, "WORKERS": os.cpu_count() * 2 + 1}
+
+    def teardown(self) -> None:
+        import signal
+        if getattr(self, "sender", None) is not None and self.sender.poll() is None:
+            os.killpg(self.sender.pid, signal.SIGTERM)
+            self.sender.wait(20)
+        super().teardown()
+        self.gateway.__exit__()
+        self.smtp.__exit__()
+
+    # -- measuring ---------------------------------------------------------------------------------
+
+    def capacity(self, flow: str) -> float:
+        requests, check = self.requests_for(flow, 4000 if flow == "vote" else 200)
+        result = loadgen.run(self.app_server.address, requests, check, concurrency=8 if flow == "vote" else 10,
+                             duration=self.args.rush_seconds, max_requests=len(requests))
+        return result.rate
+
+    def probe(self, flow: str) -> float:
+        requests, check = self.requests_for(flow, 1)
+        t0 = time.perf_counter()
+        loadgen.send(self.app_server.address, requests[0], timeout=30)
+        return time.perf_counter() - t0
+
+    def recovery(self, flow: str, baseline: float) -> float:
+        """Seconds after the load until one request answers within twice the idle latency (+ 50 ms)."""
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 60:
+            if self.probe(flow) <= 2 * baseline + 0.05:
+                return time.perf_counter() - t0
+            time.sleep(0.25)
+        return float("inf")
+
+    def rush(self, flow: str, capacity: float, factor: float) -> dict:
+        rate = capacity * factor
+        requests, check = self.requests_for(flow, int(rate * self.args.rush_seconds) + 10)
+        baseline = min(self.probe(flow) for _ in range(3))
+        load0 = os.getloadavg()[0]
+        result = open_loop(self.app_server.address, requests, check, rate, self.args.rush_seconds,
+                           self.args.patience)
+        row = summarise(flow, factor, capacity, result)
+        row["recovery_s"] = self.recovery(flow, baseline)
+        row["load"] = (load0, os.getloadavg()[0])
+        return row
+
+    def slow_providers(self, capacity: float) -> dict:
+        """/vote at 1× alone, then beside réassorts on a hanging SMS gateway and a slow relay."""
+        rate = capacity
+        alone, check = self.requests_for("vote", int(rate * self.args.rush_seconds) + 10)
+        base = summarise("vote", 1, capacity, open_loop(self.app_server.address, alone, check, rate,
+                                                        self.args.rush_seconds, self.args.patience))
+        again, check = self.requests_for("vote", int(rate * self.args.rush_seconds) + 10)
+        side: dict = {"links": [], "regen_shown": 0, "regen_sent": 0}
+        stop = threading.Event()
+        threading.Thread(target=self._reassorts, args=(stop, side), daemon=True).start()
+        busy = summarise("vote", 1, capacity, open_loop(self.app_server.address, again, check, rate,
+                                                        self.args.rush_seconds, self.args.patience))
+        stop.set()
+        time.sleep(self.args.smtp_latency + 6)  # the relay's last answers, the sender's last notices
+        dead = sum(1 for link in self.smtp.handler.links() if not self._link_works(link))
+        return {"baseline": base, "with_slow_providers": busy, "links_delivered": len(self.smtp.handler.links()),
+                "links_dead": dead, "regenerations_sent": side["regen_sent"],
+                "regenerations_shown": side["regen_shown"]}
+
+    def _reassorts(self, stop: threading.Event, side: dict) -> None:
+        """Voters asking for links (one SMS, one e-mail, one regeneration each second) while /vote runs."""
+        host = f"127.0.0.1:{self.app_server.port}"
+        from reassort.procedures import links
+        from reassort.rules import tokens
+
+        def one(kind: str, vid: int) -> None:
+            if kind == "regen":
+                with self.app.app_context():
+                    cookie, csrf = self._session({"reissue": links.make(tokens.REISSUE, vid, 1)})
+                request = loadgen.raw_request("POST", "/reassort/regenerer", host, cookie, {"csrf_token": csrf})
+                side["regen_sent"] += 1
+            else:
+                cookie, csrf = self._logged_in(vid)
+                form = {"answer": ANSWER, "identifier": NUMEN, "channel": kind, "csrf_token": csrf}
+                form.update({"phone": "06 12 34 56 78"} if kind == "sms" else
+                            {"personal_email": f"rush.{vid}@exemple.org"})
+                request = loadgen.raw_request("POST", "/reassort/question-defi", host, cookie, form)
+            try:
+                answer = loadgen.parse_response(loadgen.send(self.app_server.address, request, timeout=30))
+                if kind == "regen" and answer.status == 200 and b'id="code-value"' in answer.body:
+                    side["regen_shown"] += 1
+            except OSError:
+                pass
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            while not stop.is_set():
+                for kind in ("sms", "email", "regen"):
+                    taken = self._take_voters(1)
+                    if taken:
+                        pool.submit(one, kind, taken[0][0])
+                stop.wait(1.0)
+
+    def _link_works(self, link: str) -> bool:
+        path = re.sub(r"^https?://[^/]+", "", link)
+        request = loadgen.raw_request("GET", path, f"127.0.0.1:{self.app_server.port}")
+        answer = loadgen.parse_response(loadgen.send(self.app_server.address, request, timeout=30))
+        return answer.status == 303
+
+
+class _SlowRelay:
+    """An SMTP relay taking ``latency`` seconds before accepting each mail; keeps the links it accepted."""
+
+    def __init__(self, latency: float):
+        self.latency = latency
+        self.accepted: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        await asyncio.sleep(self.latency)
+        self.accepted.append(envelope.content.decode("utf-8", "replace"))
+        return "250 OK"
+
+    def links(self) -> list[str]:
+        from email import message_from_string
+        from email.policy import default
+        found = []
+        for raw in self.accepted:
+            body = message_from_string(raw, policy=default).get_content()
+            found += re.findall(r"https?://\S+/reassort/lien/\S+", body)
+        return found
+
+
+def summarise(flow: str, factor: float, capacity: float, r: OpenLoop) -> dict:
+    served = sorted(r.served)
+    goodput = len(served) / r.seconds if r.seconds else 0.0
+    return {"flow": flow, "factor": factor, "capacity": capacity, "offered": r.offered, "sent": r.sent,
+            "served": len(served), "served_share": len(served) / r.sent if r.sent else 0.0,
+            "goodput": goodput, "goodput_share": goodput / capacity if capacity else 0.0,
+            "p95_served_s": loadgen.percentile(served, 95), "shed": len(r.shed),
+            "p95_shed_s": loadgen.percentile(sorted(r.shed), 95), "late": r.late, "errors": r.errors}
+
+
+def run(args, tmp: str, logdir: str, say) -> dict:
+    bench = Rush(args, tmp, logdir, say)
+    results: dict = {"load_start": os.getloadavg(), "seconds": args.rush_seconds, "patience": args.patience,
+                     "smtp_latency": args.smtp_latency}
+    try:
+        say(f"rush : préparation ({args.rush_voters:,d} électeurs, gunicorn de production)")
+        bench.setup()
+        results["gunicorn"] = " ".join(bench.app_server.command[1:-1])
+        results["database"], results["ratelimit"] = bench.results.get("database"), bench.results.get("ratelimit")
+        for flow in ("login", "vote"):
+            capacity = bench.capacity(flow)
+            say(f"rush : capacité {flow} {capacity:.1f}/s")
+            results[flow] = {"capacity": capacity, "rows": []}
+            for factor in (1, 2, 5):
+                row = bench.rush(flow, capacity, factor)
+                results[flow]["rows"].append(row)
+                say(f"rush : {flow} {factor}× → servis {row['served_share']:.0%}, débit utile "
+                    f"{row['goodput_share']:.0%}, p95 {row['p95_served_s']:.2f} s, délestés {row['shed']}, "
+                    f"retour {row['recovery_s']:.1f} s")
+        results["slow"] = bench.slow_providers(results["vote"]["capacity"])
+        say(f"rush : fournisseurs lents → {json.dumps(results['slow'], default=str)[:400]}")
+    finally:
+        bench.teardown()
+        results["load_end"] = os.getloadavg()
+    return results
+
+
+def render(results: dict, command: str) -> str:
+    """The Markdown section between the rush markers."""
+    lines = [MARK_START, "## Rush (issue 15)", "",
+             f"Written by `{command}`; {results['seconds']:g} s per step, voters give up after "
+             f"{results['patience']:g} s. Server: `gunicorn {results.get('gunicorn', '')}`; "
+             f"{results.get('database')}; limits {results.get('ratelimit')}. Load (1 min) "
+             f"{results['load_start'][0]:.2f} at the start, {results['load_end'][0]:.2f} at the end: the machine "
+             "is shared, figures are noisy; the lead reruns it quiet.", "",
+             "| scenario | offered | served | goodput (÷ capacity) | p95 served | shed (p95) | late / errors | "
+             "back to normal |", "|---|---|---|---|---|---|---|---|"]
+    for flow, name in (("login", "login (1 bcrypt)"), ("vote", "vote code")):
+        part = results.get(flow)
+        if not part:
+            continue
+        for row in part["rows"]:
+            lines.append(
+                f"| {name} at {row['factor']}× (capacity {row['capacity']:.1f}/s) | {row['offered']:.1f}/s | "
+                f"{row['served_share']:.0%} | {row['goodput']:.1f}/s ({row['goodput_share']:.0%}) | "
+                f"{row['p95_served_s']:.2f} s | {row['shed']} ({row['p95_shed_s'] * 1000:.0f} ms) | "
+                f"{row['late']} / {sum(row['errors'].values())} | {row['recovery_s']:.1f} s |")
+    slow = results.get("slow")
+    if slow:
+        b, w = slow["baseline"], slow["with_slow_providers"]
+        lines += ["", f"Slow providers (relay {results['smtp_latency']:g} s per mail, SMS gateway hanging):", "",
+                  "| `/vote` at 1× | goodput | p95 served |", "|---|---|---|",
+                  f"| alone | {b['goodput']:.1f}/s | {b['p95_served_s']:.2f} s |",
+                  f"| beside réassorts by SMS and e-mail and regenerations | {w['goodput']:.1f}/s "
+                  f"({w['goodput'] / b['goodput'] if b['goodput'] else 0:.0%} of alone) | {w['p95_served_s']:.2f} s |",
+                  "", f"Links the relay accepted: {slow['links_delivered']}, of which dead: {slow['links_dead']}. "
+                  f"Regenerations posted: {slow['regenerations_sent']}, code shown in the answer: "
+                  f"{slow['regenerations_shown']}."]
+    lines.append(MARK_END)
+    return "\n".join(lines) + "\n"
+
+
+def write(path: str, section: str) -> None:
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
+    if MARK_START in text and MARK_END in text:
+        text = text[:text.index(MARK_START)] + section + text[text.index(MARK_END) + len(MARK_END) + 1:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+_ = secrets

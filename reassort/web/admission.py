@@ -1,0 +1,139 @@
+"""Bounded queueing, load shedding and the operator's switch: before anything else of a request.
+
+- **Too old to serve**: a request that has already waited longer than ``SHED_AFTER_SECONDS``
+  (since nginx received it: ``X-Request-Start: t=<seconds.millis>``, set by the nginx
+  sample; else since gunicorn accepted it, ``reassort.web.gthread``) gets at once the
+  French « service très sollicité » page, 503 with ``Retry-After``: its voter has
+  given up or is about to, and serving it would only make the next ones wait too.
+  Nothing is read (no session, no database, no Redis, no bcrypt): it is the cheapest
+  answer there is.
+- **Admission to bcrypt**: the login, question défi and activation POSTs each cost a
+  bcrypt check (≈ 240 ms of CPU at cost 12).  At most ``BCRYPT_ADMISSION`` of them run
+  at once in a worker (``admitted``); one that cannot start before its request is too
+  old is shed the same way, so that they can never take every thread from ``/vote``
+  and the réassort link, which cost ~5 ms.
+- **Suspended** (``flask --app app service suspend --message …``): every voter page
+  shows the operator's public message instead of its forms, 503 with ``Retry-After``;
+  the probes, the metrics and the static files still answer.
+
+Every shed request is counted (``metrics.shed``: ``overload``, ``queue_full``,
+``suspended``).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from flask import Flask, g, render_template, request
+
+from reassort import metrics, runtime
+from reassort.procedures import service
+from reassort.web import gthread
+from reassort.web.extensions import db
+
+#: Never shed nor suspended: the machines' probes and scrapes, the static files.
+EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "metrics.scrape", "static"}
+REQUEST_START = "X-Request-Start"
+
+_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    """Register the checks first: before the rate limiter (Redis) and anything reading the session."""
+    app.before_request(_check)
+
+
+def request_started_at() -> float | None:
+    """When the request reached us (epoch s): nginx's ``X-Request-Start``, else gunicorn's accept."""
+    value = request.headers.get(REQUEST_START, "")
+    if value:
+        stamp = parse_request_start(value)
+        if stamp is not None:
+            return stamp
+    return gthread.accepted_at()
+
+
+def parse_request_start(value: str) -> float | None:
+    """``t=1733040000.123`` (nginx ``$msec``), or the same in ms or µs: epoch seconds, else ``None``."""
+    text = value.strip().removeprefix("t=")
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if number <= 0 or number != number:
+        return None
+    while number > 1e11:  # milliseconds or microseconds
+        number /= 1000
+    return number
+
+
+def waited() -> float:
+    """Seconds this request has waited before reaching the app (0 when unknown)."""
+    started = request_started_at()
+    return max(0.0, runtime.now() - started) if started is not None else 0.0
+
+
+def _check():
+    if request.endpoint in EXEMPT_ENDPOINTS:
+        return None
+    limit = runtime.setting("SHED_AFTER_SECONDS")
+    if limit and waited() > limit:
+        return busy("overload")
+    state = service.current(db.new_session)
+    if state.suspended:
+        return suspended(state.message)
+    return None
+
+
+def _no_voter() -> None:
+    # The pages below render without reading the session's voter (no database).
+    g.no_voter = True
+
+
+def busy(reason: str):
+    """The French « service très sollicité » page, 503 + ``Retry-After``; counted as shed."""
+    metrics.shed(reason)
+    _no_voter()
+    retry = runtime.setting("SHED_RETRY_AFTER")
+    return render_template("errors/busy.html", retry=retry), 503, {"Retry-After": str(retry),
+                                                                     "Cache-Control": "no-store"}
+
+
+def suspended(message: str):
+    """The operator's public message instead of the forms, 503 + ``Retry-After``."""
+    metrics.shed("suspended")
+    _no_voter()
+    return render_template("errors/suspended.html", message=message), 503, {"Retry-After": "300",
+                                                                            "Cache-Control": "no-store"}
+
+
+def _slot(name: str) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        if name not in _slots:
+            _slots[name] = threading.BoundedSemaphore(runtime.setting("BCRYPT_ADMISSION"))
+        return _slots[name]
+
+
+def admitted(view):
+    """Run a bcrypt-bound view's POST only when one of the worker's ``BCRYPT_ADMISSION`` places is free.
+
+    It waits for a place at most until its request would be too old
+    (``SHED_AFTER_SECONDS``), then it is shed (``queue_full``): nothing was checked.
+    """
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.method != "POST":
+            return view(*args, **kwargs)
+        limit = runtime.setting("SHED_AFTER_SECONDS") or 30.0
+        slot = _slot("bcrypt")
+        if not slot.acquire(timeout=max(0.0, limit - waited())):
+            return busy("queue_full")
+        try:
+            return view(*args, **kwargs)
+        finally:
+            slot.release()
+
+    return wrapped

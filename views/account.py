@@ -19,7 +19,7 @@ from reassort.procedures import account_changes, account_links, audit
 from reassort.rules import questions
 from reassort.web import after_response, captcha_session
 from reassort.web.extensions import db
-from reassort.web.ratelimits import link_open, per_ip, per_voter
+from reassort.web.ratelimits import link_open, per_ip, per_voter_shared
 from reassort.web.voter_session import current_voter, keep_this_session, login_required
 from views.portal import captcha_expired_message
 from views.texts import text
@@ -123,7 +123,7 @@ def account():
 @bp.route("/mon-compte/mot-de-passe", methods=["GET", "POST"])
 @login_required
 @per_ip()
-@per_voter("ACCOUNT_LIMIT_PER_VOTER")
+@per_voter_shared("ACCOUNT_LIMIT_PER_VOTER", "account-changes")
 def change_password():
     voter = current_voter()
     form = ChangePasswordForm()
@@ -142,7 +142,7 @@ def change_password():
 @bp.route("/mon-compte/question-defi", methods=["GET", "POST"])
 @login_required
 @per_ip()
-@per_voter("ACCOUNT_LIMIT_PER_VOTER")
+@per_voter_shared("ACCOUNT_LIMIT_PER_VOTER", "account-changes")
 def change_challenge():
     voter = current_voter()
     form = ChangeChallengeForm()

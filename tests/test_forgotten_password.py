@@ -310,7 +310,10 @@ def test_sec13_tampered_or_forged_reset_links_get_the_same_page(app, voter_and_l
         # A genuine signature of another purpose (its own salt): refused.
         activation = links.make(tokens.ACTIVATION, voter_id, voter.password_generation)
         reissue = links.make(tokens.REISSUE, voter_id, voter.password_generation)
-    bad = [token[:-1] + ("A" if token[-1] != "A" else "B"), "x" + token, activation, reissue, "pas-un-jeton"]
+    # The signature's first character flipped (its last one carries padding bits that decode the same).
+    head, signature = token.rsplit(".", 1)
+    flipped = f"{head}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+    bad = [flipped, "x" + token, activation, reissue, "pas-un-jeton"]
     pages = {page_text(app.test_client().get("/mot-de-passe/lien/" + t)) for t in bad}
     statuses = {app.test_client().get("/mot-de-passe/lien/" + t).status_code for t in bad}
     assert statuses == {400} and len(pages) == 1

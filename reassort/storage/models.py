@@ -58,9 +58,10 @@ class Voter(Base):
     # Bumped at logout and regeneration: every other session of the voter ends.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     # The generation of the one valid forgotten-password link: a new random value at each link
-    # sent, at the reset and at a password change (single use, latest only).  NULL (a voter
-    # imported in bulk, or from before this column) matches no link: nothing can be forged for it.
-    password_generation: Mapped[int | None] = mapped_column(Integer, default=fresh_generation)
+    # sent, at the reset and at a password change (single use, latest only).  NULL until the
+    # first link (no default: the importer's bulk INSERT names its columns) matches no link:
+    # nothing can be forged for it.
+    password_generation: Mapped[int | None] = mapped_column(Integer)
 
     scrutins: Mapped[list[Scrutin]] = relationship(
         back_populates="voter", order_by="Scrutin.id", cascade="all, delete-orphan")

@@ -16,6 +16,7 @@ from sqlalchemy import event, func, select
 from reassort.procedures import account_links, links, quotas, votegate
 from reassort.rules import tokens
 from reassort.storage.models import AuditEvent, Voter
+from reassort.web import after_response
 from reassort.web.extensions import db
 from tests.account_flows import (
     NEW_PASSWORD,
@@ -72,9 +73,12 @@ def test_sec49_same_page_and_status_for_known_and_unknown_addresses(app, make_vo
 
 @pytest.fixture
 def work(app, monkeypatch):
-    """What a request does before its answer: bcrypt calls, limiter reservations, SQL statements."""
-    seen: dict[str, list] = {"bcrypt": [], "reserve": [], "sql": []}
-    real_check, real_hash, real_reserve = bcrypt.checkpw, bcrypt.hashpw, quotas.reserve
+    """What a request does before its answer: bcrypt calls, limiter reservations, SQL statements, work deferred."""
+    seen: dict[str, list] = {"bcrypt": [], "reserve": [], "sql": [], "deferred": []}
+    real_check, real_hash, real_reserve, real_defer = bcrypt.checkpw, bcrypt.hashpw, quotas.reserve, \
+        after_response.defer
+    monkeypatch.setattr(after_response, "defer", lambda work, *a: seen["deferred"].append(work.__name__) or
+                        real_defer(work, *a))
     monkeypatch.setattr(bcrypt, "checkpw", lambda *a: seen["bcrypt"].append("check") or real_check(*a))
     monkeypatch.setattr(bcrypt, "hashpw", lambda *a: seen["bcrypt"].append("hash") or real_hash(*a))
     monkeypatch.setattr(quotas, "reserve", lambda limit, *keys: seen["reserve"].append(keys[0]) or
@@ -113,6 +117,7 @@ def test_sec49_the_same_work_before_the_answer_and_the_mail_after_it(app, make_v
         assert len(outbox()) == sent_before + (kind != "unknown")
     assert before_answer["activated"] == before_answer["not activated"] == before_answer["unknown"]
     assert before_answer["unknown"]["bcrypt"] == [] and before_answer["unknown"]["reserve"] == ["account-links"]
+    assert before_answer["unknown"]["deferred"] == ["send_link"]
 
 
 def test_sec49_the_link_goes_to_the_address_of_record_only(app, make_voter, outbox):

@@ -42,8 +42,8 @@ def _request_form(form_kind: str, endpoint: str):
         if form.validate_on_submit():
             voter_id = account_links.request_link(db.session, form_kind, form.email.data, captcha_ok)
             if captcha_ok:
-                if voter_id is not None:
-                    after_response.defer(account_links.send_link, voter_id)
+                # Deferred for every address, nobody's too (then it does nothing): the same answer.
+                after_response.defer(account_links.send_link, voter_id)
                 return redirect(url_for(REQUESTED[form_kind]), 303)
         if not captcha_ok and form.captcha_answer and not form.captcha.errors:
             form.captcha.errors = [captcha_expired_message() if expired else text("captcha_wrong")]

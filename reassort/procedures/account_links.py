@@ -63,8 +63,7 @@ def request_link(s: Session, form: str, email: str, captcha_ok: bool) -> int | N
     typed = accounts.normalise_email(email)
     if quotas.per_address(runtime.setting("ACCOUNT_LINKS_PER_ADDRESS"), "account-links", typed) is None:
         raise quotas.OverLimit("account_links_per_address")
-    voter = accounts.voter_by_email(s, typed)
-    voter_id = voter.id if voter is not None else None
+    voter_id = accounts.voter_id_by_email(s, typed)
     audit.record(s, event, voter_id)
     s.commit()
     return voter_id

@@ -55,6 +55,12 @@ def voter_by_email(s: Session, email: str) -> Voter | None:
     return None if "\x00" in typed else s.scalar(select(Voter).where(Voter.email == typed))
 
 
+def voter_id_by_email(s: Session, email: str) -> int | None:
+    """The id only (no object built, nor kept in the session): as cheap whether it exists or not."""
+    typed = normalise_email(email)
+    return None if "\x00" in typed else s.scalar(select(Voter.id).where(Voter.email == typed))
+
+
 def authenticate(s: Session, email: str, password: str) -> Voter | None:
     """The voter with this address and password; same work whether or not it exists."""
     voter = voter_by_email(s, email)

@@ -58,7 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     import views
     from reassort import cli
     from reassort.adapters import messaging
-    from reassort.web import admission, client_address, headers, outgoing, rate_fallback, request_log
+    from reassort.web import admission, after_response, client_address, headers, outgoing, rate_fallback, request_log
     from reassort.web.extensions import csrf, db, limiter
 
     db.init_app(app)
@@ -70,6 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
     rate_fallback.init_app(app)
     headers.init_app(app)
     request_log.init_app(app)
+    after_response.init_app(app)  # mails decided by a request leave after its answer
     messaging.init_app(app)
     outgoing.init_app(app)
     views.init_app(app)

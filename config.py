@@ -59,6 +59,10 @@ SETTINGS = Table([
     S("CHALLENGE_LIMIT_PER_VOTER", RateLimit(), "10 per hour",
       "question défi POSTs per voter (on top of the failure counter)"),
     S("LINK_OPEN_LIMIT_PER_IP", RateLimit(), "30 per minute", "openings of réassort links per address"),
+    S("ACCOUNT_LINKS_PER_ADDRESS", RateLimit(), "3 per hour",
+      "forgotten-password and activation requests per typed address (counted once the CAPTCHA is solved)"),
+    S("ACCOUNT_LIMIT_PER_VOTER", RateLimit(), "10 per hour",
+      "« Mon compte » changes per voter (each checks the current password)"),
     # -- links sent ---------------------------------------------------------
     S("PUBLIC_URL", Url(("http", "https")), "http://127.0.0.1:5000",
       "base URL of every link sent; never the Host header"),

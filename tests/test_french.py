@@ -48,6 +48,8 @@ def test_the_window_in_a_few_words(opens, closes, expected):
 @pytest.mark.parametrize("seconds, expected", [
     (600, "10 minutes"), (60, "1 minute"), (90, "1 minute 30 secondes"), (121, "2 minutes 1 seconde"),
     (45, "45 secondes"), (1, "1 seconde"), (0, "0 seconde"),
+    (3600, "1 heure"), (5400, "1 heure 30 minutes"), (7200, "2 heures"), (604800, "7 jours"),
+    (93600, "1 jour 2 heures"),
 ])
 def test_durations_never_say_minute_s_nor_0_minutes(seconds, expected):
     assert french.duration(seconds) == expected

@@ -1,6 +1,7 @@
 """Every form, fed anything a client can send, answers 200/302/400/429/503 — never a 500.
 
-Login, vote code, activation, question défi and regeneration each get url-encoded
+Login, vote code, activation, question défi, regeneration and the account pages (forgotten
+password, activation mail asked again, new password, « Mon compte ») each get url-encoded
 text (huge, control characters, NUL, mixed scripts), raw bytes that are not UTF-8,
 multipart bodies with fields sent as files, JSON bodies, missing, repeated and
 extra fields, and a mangled CSRF token now and then.  Beyond the status, each test
@@ -167,7 +168,92 @@ def test_regeneration_form_survives_any_input(app, client, make_voter):
     check()
 
 
-POST_ROUTES = ["/connexion", "/vote", "/reassort/question-defi", "/reassort/regenerer", "/deconnexion"]
+def test_account_link_forms_survive_any_input(app, make_voter, outbox, caplog):
+    """« Mot de passe oublié ? » and « Je n'ai pas reçu mon lien d'activation », the mail after the answer too."""
+    emails = [get_voter(app, make_voter()).email, get_voter(app, make_voter(activated=False)).email]
+    client = app.test_client()
+
+    @fuzz_settings()
+    @given(data=st.data(), url=st.sampled_from(["/mot-de-passe-oublie", "/nouveau-lien-activation"]))
+    def check(data, url):
+        page = client.get(url)
+        assert_clean(page)
+        fields = {"email": st.sampled_from(emails + [emails[0].upper(), "inconnu@education.gouv.fr", "pas une adresse",
+                                                     emails[1] + "\x00", "\x00@x.fr"])}
+        sent_before = len(outbox())
+        # buffered: the response is closed, so the mail it decided on leaves (or not) before we look.
+        response = client.post(url, buffered=True, **data.draw(form_submission(fields, csrf_of(page))))
+        assert_clean(response)
+        assert len(outbox()) <= sent_before + 1
+        if len(outbox()) > sent_before:
+            assert response.status_code == 303 and outbox()[-1]["to"] in emails
+        # Whatever ran after the answer did not fail either.
+        assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+    check()
+
+
+def test_reset_form_survives_any_input(app, client, make_voter):
+    voter_id = make_voter(password_generation=tokens.fresh_generation())  # as a link sent leaves it
+
+    @fuzz_settings()
+    @given(data=st.data())
+    def check(data):
+        before = get_voter(app, voter_id)
+        with app.app_context():
+            token = links.make(tokens.PASSWORD_RESET, voter_id, before.password_generation)
+        with client.session_transaction() as session:
+            session["password_reset"] = token  # as /mot-de-passe/lien/<token> leaves it (views/account.py)
+        page = client.get("/mot-de-passe/nouveau")
+        assert_clean(page)
+        good = "une phrase de passe toute neuve"
+        fields = {"password": st.sampled_from([good, "court", "a" * 200] + NASTY),
+                  "confirm": st.sampled_from([good, "autre chose"])}
+        response = client.post("/mot-de-passe/nouveau", buffered=True,
+                               **data.draw(form_submission(fields, csrf_of(page))))
+        assert_clean(response)
+        after = get_voter(app, voter_id)
+        if response.status_code == 303:
+            assert after.password_hash != before.password_hash
+            assert after.password_generation != before.password_generation
+            assert after.session_epoch == before.session_epoch + 1
+        else:
+            assert (after.password_hash, after.password_generation, after.session_epoch) == (
+                before.password_hash, before.password_generation, before.session_epoch)
+        assert after.code_digest == before.code_digest
+
+    check()
+
+
+@pytest.mark.parametrize("url", ["/mon-compte/mot-de-passe", "/mon-compte/question-defi"])
+def test_mon_compte_forms_survive_any_input(app, logged_in, url):
+    client, voter_id, _ = logged_in
+
+    @fuzz_settings()
+    @given(data=st.data())
+    def check(data):
+        page = client.get(url)
+        assert_clean(page)
+        before = get_voter(app, voter_id)
+        # Never the right current password: nothing may change, whatever else comes.
+        fields = {"current_password": st.sampled_from(["pas le bon", PASSWORD + " ", PASSWORD.upper()] + NASTY),
+                  "password": st.sampled_from(["une phrase de passe toute neuve", "court"]),
+                  "confirm": st.sampled_from(["une phrase de passe toute neuve", "autre"]),
+                  "question": st.sampled_from(["q1", "q4", "q99", ""]),
+                  "answer": st.sampled_from(["Camille", "ab"] + NASTY)}
+        response = client.post(url, buffered=True, **data.draw(form_submission(fields, csrf_of(page))))
+        assert_clean(response)
+        assert response.status_code != 303
+        after = get_voter(app, voter_id)
+        assert (after.password_hash, after.question_id, after.answer_hash, after.session_epoch) == (
+            before.password_hash, before.question_id, before.answer_hash, before.session_epoch)
+
+    check()
+
+
+POST_ROUTES = ["/connexion", "/vote", "/reassort/question-defi", "/reassort/regenerer", "/deconnexion",
+               "/mot-de-passe-oublie", "/nouveau-lien-activation", "/mot-de-passe/nouveau",
+               "/mon-compte/mot-de-passe", "/mon-compte/question-defi"]
 CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=latin-1",
                  "multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=xyz",
                  "application/json", "text/plain", "application/octet-stream", "", "*/*; q=\x00"]

@@ -119,6 +119,10 @@ def links(channel, outcome):
     return key("reassort_links_total", channel=channel, outcome=outcome)
 
 
+def resets(outcome):
+    return key("reassort_password_resets_total", outcome=outcome)
+
+
 #: (event, detail) → what it moves besides reassort_audit_events_total{event}.
 MAPPING = [
     ("login_ok", None, {key("reassort_logins_total", outcome="ok"): 1}),
@@ -163,6 +167,28 @@ MAPPING = [
     ("activation_link_invalid", None, {key("reassort_activations_total", outcome="link_invalid"): 1}),
     ("logout", None, {}),
     ("helpdesk_unlock", "operateur=agent motif=appel", {}),
+    # The voter's account around the journey (issue 14).
+    ("password_reset_requested", None, {resets("requested"): 1}),
+    ("password_reset_requested", "captcha", {resets("captcha"): 1}),
+    ("activation_requested", None, {key("reassort_activations_total", outcome="requested"): 1}),
+    ("activation_requested", "captcha", {key("reassort_activations_total", outcome="captcha"): 1}),
+    ("password_reset_sent", "demande", {resets("link_sent"): 1}),
+    ("activation_sent", "demande", {key("reassort_activations_total", outcome="link_sent"): 1}),
+    ("account_link_send_failed", "password_reset", {resets("send_failed"): 1}),
+    ("account_link_send_failed", "activation", {key("reassort_activations_total", outcome="send_failed"): 1}),
+    ("password_reset_link_opened", None, {resets("link_opened"): 1}),
+    ("password_reset_link_invalid", "expired", {resets("link_invalid"): 1}),
+    ("password_reset_ok", None, {resets("reset"): 1}),
+    ("password_changed", None, {key("reassort_account_changes_total", change="password", outcome="done"): 1}),
+    ("challenge_changed", None, {key("reassort_account_changes_total", change="challenge", outcome="done"): 1}),
+    ("account_change_refused", "password",
+     {key("reassort_account_changes_total", change="password", outcome="refused"): 1}),
+    ("throttled", "account_links_per_address",
+     {key("reassort_throttled_total", limit="account_links_per_address"): 1}),
+    ("throttled", "account_links_per_hour", {key("reassort_throttled_total", limit="account_links_per_hour"): 1}),
+    ("throttled", "account_global_cap_email",
+     {key("reassort_throttled_total", limit="account_global_cap_email"): 1}),
+    ("throttled", "login_per_account", {key("reassort_throttled_total", limit="login_per_account"): 1}),
 ]
 
 

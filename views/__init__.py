@@ -6,11 +6,11 @@ import config
 
 
 def init_app(app: Flask) -> None:
-    from views import auth, captcha, context, errors, health, portal, reassort, site
+    from views import account, auth, captcha, context, errors, health, portal, reassort, site
 
     errors.init_app(app)
     context.init_app(app)
-    for module in (auth, portal, captcha, reassort, health, site):
+    for module in (auth, account, portal, captcha, reassort, health, site):
         app.register_blueprint(module.bp)
     if config.franceconnect_enabled(app.config):
         from views import franceconnect

@@ -54,6 +54,16 @@ LABELS = {
     "helpdesk_show": "Assistance : consultations de l'état d'un électeur",
     "helpdesk_unlock": "Assistance : levées de suspension",
     "helpdesk_resend_activation": "Assistance : liens d'activation renvoyés",
+    "password_reset_requested": "Mot de passe oublié : demandes",
+    "activation_requested": "Lien d'activation non reçu : demandes",
+    "password_reset_sent": "Mot de passe oublié : liens envoyés",
+    "account_link_send_failed": "Liens de compte (mot de passe, activation) : envois en échec",
+    "password_reset_link_opened": "Mot de passe oublié : liens ouverts",
+    "password_reset_link_invalid": "Mot de passe oublié : liens invalides (expirés, déjà servis, remplacés)",
+    "password_reset_ok": "Mots de passe réinitialisés",
+    "password_changed": "Mon compte : mots de passe changés",
+    "challenge_changed": "Mon compte : questions défi changées",
+    "account_change_refused": "Mon compte : changements refusés (mot de passe actuel erroné)",
 }
 
 

@@ -47,12 +47,23 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def _check_password(s: Session, email: str, password: str) -> Voter | None:
-    """The voter with this address and password, deactivated or not; same work whether or not it exists."""
+def voter_by_email(s: Session, email: str) -> Voter | None:
+    """The voter whose address of record is ``email`` (normalised here), else ``None``."""
     typed = normalise_email(email)
     # No address of record holds a NUL, and PostgreSQL refuses one in a query
     # parameter (DataError, a 500): such an address is simply unknown.
-    voter = None if "\x00" in typed else s.scalar(select(Voter).where(Voter.email == typed))
+    return None if "\x00" in typed else s.scalar(select(Voter).where(Voter.email == typed))
+
+
+def voter_id_by_email(s: Session, email: str) -> int | None:
+    """The id only (no object built, nor kept in the session): as cheap whether it exists or not."""
+    typed = normalise_email(email)
+    return None if "\x00" in typed else s.scalar(select(Voter.id).where(Voter.email == typed))
+
+
+def _check_password(s: Session, email: str, password: str) -> Voter | None:
+    """The voter with this address and password, deactivated or not; same work whether or not it exists."""
+    voter = voter_by_email(s, email)
     hashed = voter.password_hash if voter else None
     if not check_secret(password, hashed):
         return None

@@ -38,6 +38,11 @@ EVENTS = {
     "franceconnect_error", "franceconnect_cancel", "codes_issued", "code_reissued", "voters_imported",
     "purge", "helpdesk_show", "helpdesk_unlock", "helpdesk_resend_activation", "voter_deactivated",
     "voter_reactivated", "service_suspended", "service_resumed",
+    # The voter's account around the journey (SPEC §1b): forgotten password, activation
+    # mail asked again, « Mon compte ».
+    "password_reset_requested", "activation_requested", "password_reset_sent", "account_link_send_failed",
+    "password_reset_link_opened", "password_reset_link_invalid", "password_reset_ok",
+    "password_changed", "challenge_changed", "account_change_refused",
 }
 
 #: The two paths of a réassort (SPEC §1 steps 4 and 5).

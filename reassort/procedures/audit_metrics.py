@@ -22,7 +22,8 @@ _PENDING = "reassort.metrics.pending"
 
 REASSORT_OUTCOMES = frozenset({"sent", "wrong", "locked", "too_many_links", "capped", "send_failed",
                                "mismatch", "error", "cancelled"})
-THROTTLE_LIMITS = frozenset({"links_per_hour", "global_cap_sms", "global_cap_email"})
+THROTTLE_LIMITS = frozenset({"links_per_hour", "global_cap_sms", "global_cap_email", "login_per_account",
+                             "account_links_per_address", "account_links_per_hour", "account_global_cap_email"})
 
 
 def _throttle_allowed(value: str) -> bool:
@@ -62,9 +63,17 @@ FRANCECONNECT_MISMATCHES = metrics.counter("reassort_franceconnect_mismatches_to
 FRANCECONNECT_ERRORS_TOTAL = metrics.counter("reassort_franceconnect_errors_total",
                                              "Réponses de FranceConnect refusées, par motif.",
                                              reason=FRANCECONNECT_ERRORS)
-ACTIVATIONS = metrics.counter("reassort_activations_total", "Activation des comptes : liens envoyés, comptes "
-                              "activés, liens invalides.", outcome=frozenset({"link_sent", "activated",
-                                                                              "link_invalid"}))
+ACTIVATIONS = metrics.counter("reassort_activations_total", "Activation des comptes : liens demandés par les "
+                              "électeurs, envoyés, en échec, comptes activés, liens invalides.",
+                              outcome=frozenset({"requested", "captcha", "link_sent", "send_failed", "activated",
+                                                 "link_invalid"}))
+PASSWORD_RESETS = metrics.counter("reassort_password_resets_total", "Mots de passe oubliés : demandes, liens "
+                                  "envoyés, en échec, ouverts, invalides, mots de passe réinitialisés.",
+                                  outcome=frozenset({"requested", "captcha", "link_sent", "send_failed",
+                                                     "link_opened", "link_invalid", "reset"}))
+ACCOUNT_CHANGES = metrics.counter("reassort_account_changes_total", "Mon compte : changements faits, ou refusés "
+                                  "(mot de passe actuel erroné).", change=frozenset({"password", "challenge"}),
+                                  outcome=frozenset({"done", "refused"}))
 
 
 # -- event → counters -------------------------------------------------------------------
@@ -113,6 +122,10 @@ def _franceconnect_cancel(_path: str, _word: str) -> None:
     REASSORTS.inc(path="franceconnect", outcome="cancelled")
 
 
+def _account_link_send_failed(_path: str, word: str) -> None:
+    (PASSWORD_RESETS if word == "password_reset" else ACTIVATIONS).inc(outcome="send_failed")
+
+
 def _outcome(family: metrics.Family, outcome: str) -> Callable[[str, str], None]:
     return lambda _path, _word: family.inc(outcome=outcome)
 
@@ -145,6 +158,16 @@ HANDLERS: dict[str, Callable[[str, str], None]] = {
     "activation_sent": _outcome(ACTIVATIONS, "link_sent"),
     "activation_ok": _outcome(ACTIVATIONS, "activated"),
     "activation_link_invalid": _outcome(ACTIVATIONS, "link_invalid"),
+    "activation_requested": _by_captcha(ACTIVATIONS, "requested"),
+    "password_reset_requested": _by_captcha(PASSWORD_RESETS, "requested"),
+    "password_reset_sent": _outcome(PASSWORD_RESETS, "link_sent"),
+    "account_link_send_failed": _account_link_send_failed,
+    "password_reset_link_opened": _outcome(PASSWORD_RESETS, "link_opened"),
+    "password_reset_link_invalid": _outcome(PASSWORD_RESETS, "link_invalid"),
+    "password_reset_ok": _outcome(PASSWORD_RESETS, "reset"),
+    "password_changed": lambda _path, _word: ACCOUNT_CHANGES.inc(change="password", outcome="done"),
+    "challenge_changed": lambda _path, _word: ACCOUNT_CHANGES.inc(change="challenge", outcome="done"),
+    "account_change_refused": lambda _path, word: ACCOUNT_CHANGES.inc(change=word, outcome="refused"),
 }
 
 

@@ -1,6 +1,7 @@
 """The notices queue: messages to the address of record that leave after the response, durably.
 
-The « code modifié » notice (SEC-24) used to be sent inside the regeneration's
+The notices — « code modifié » (SEC-24), « mot de passe modifié », « question défi
+modifiée » (SEC-49) — are written here.  The « code modifié » notice used to be sent inside the regeneration's
 request: a mail server taking 40 s then held the worker past its timeout, and the
 new code, committed, was never shown.  Now the regeneration only *adds a row* to
 ``outgoing_messages`` in its own transaction (``enqueue``): the code and its notice
@@ -34,7 +35,13 @@ from reassort.storage.models import OutgoingMessage, Voter
 
 log = logging.getLogger("reassort.notices")
 
-TEMPLATES = frozenset({"code_changed"})
+#: Each notice: the message template it renders and what that template is told besides the voter.
+TEMPLATES: dict[str, tuple[str, dict]] = {
+    "code_changed": ("code_changed", {}),
+    "password_changed": ("password_changed", {"how": "account"}),
+    "password_reset_done": ("password_changed", {"how": "reset"}),
+    "challenge_changed": ("challenge_changed", {}),
+}
 #: How long a claimed row is a sender's before another may take it (s): above a send's deadline.
 LEASE_SECONDS = 120
 #: Attempts before a notice is given up (about two days of retries at the longest delay).
@@ -86,7 +93,8 @@ def send_one(s: Session, row: OutgoingMessage) -> bool:
         s.commit()
         return False
     try:
-        messaging.send_email(messaging.render_email(row.template, voter.email, voter=voter))
+        template, context = TEMPLATES[row.template]
+        messaging.send_email(messaging.render_email(template, voter.email, voter=voter, **context))
     except messaging.DeliveryError as exc:
         now = runtime.now_int()
         if row.attempts >= MAX_ATTEMPTS:

@@ -93,8 +93,15 @@ def period(opens, closes) -> str:
 
 
 def duration(seconds: int) -> str:
-    """``10 minutes``, ``1 minute``, ``1 minute 30 secondes``, ``45 secondes`` (never « 0 minutes »)."""
+    """``10 minutes``, ``1 minute``, ``1 minute 30 secondes``, ``45 secondes`` (never « 0 minutes »);
+    from an hour on, in days and hours (``1 heure``, ``1 heure 30 minutes``, ``7 jours``)."""
     seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        days, rest = divmod(seconds, 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes, rest = divmod(rest, 60)
+        parts = zip((days, hours, minutes, rest), ("jour", "heure", "minute", "seconde"), strict=True)
+        return " ".join(plural(n, word) for n, word in parts if n)
     minutes, rest = divmod(seconds, 60)
     if not minutes:
         return plural(rest, "seconde")

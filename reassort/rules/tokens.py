@@ -18,6 +18,7 @@ from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTime
 
 ACTIVATION = "reassort.activation"
 REISSUE = "reassort.reissue-link"
+PASSWORD_RESET = "reassort.password-reset"  # noqa: S105  (a salt's name, not a secret)
 
 
 #: Generations are positive 31-bit integers (the column is a 32-bit signed integer).

@@ -63,6 +63,11 @@ class Voter(Base):
     # Set when the voter is struck off the register (absent from a re-import, or by an
     # operator): no login, no vote, no réassort; ``None`` for an active voter.
     deactivated_at: Mapped[int | None] = mapped_column(Integer)
+    # The generation of the one valid forgotten-password link: a new random value at each link
+    # sent, at the reset and at a password change (single use, latest only).  NULL until the
+    # first link (no default: the importer's bulk INSERT names its columns) matches no link:
+    # nothing can be forged for it.
+    password_generation: Mapped[int | None] = mapped_column(Integer)
 
     scrutins: Mapped[list[Scrutin]] = relationship(
         back_populates="voter", order_by="Scrutin.id", cascade="all, delete-orphan")

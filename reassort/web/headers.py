@@ -7,7 +7,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 # Pages that hold a secret or a token in flight are never cached.
-NO_STORE_PREFIXES = ("/reassort", "/activation", "/vote", "/espace-de-vote", "/connexion", "/captcha")
+NO_STORE_PREFIXES = ("/reassort", "/activation", "/vote", "/espace-de-vote", "/connexion", "/captcha",
+                     "/mot-de-passe", "/nouveau-lien-activation", "/mon-compte")
 
 
 def init_app(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 With ``NOTICES_DRAIN=auto`` (development) or ``after_response``, a request that queued
 a notice (``reassort.procedures.notices.enqueue``) sends the queue once its response
-has been handed to the server (``call_on_close``): the voter has the page already,
+has been sent (``after_response.defer``): the voter has the page already,
 and the demo needs no second process.  In production (``auto`` there means
 ``worker``) ``flask --app app messages work`` sends them, and web workers never wait
 on a mail server for a notice.
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from reassort.procedures import notices
-from reassort.web.extensions import db
+from reassort.web import after_response
 
 log = logging.getLogger("reassort.notices")
 
@@ -33,19 +34,14 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _send_after(response):
         if g.pop("outgoing_queued", False):
-            target = current_app._get_current_object()
-            response.call_on_close(lambda: drain_now(target))
+            after_response.defer(_drain)
         return response
 
 
-def drain_now(app: Flask) -> None:
-    """Send what is due, in an app context of its own; a failure stays queued (and is logged)."""
-    with app.app_context():
-        session = db.new_session()
-        try:
-            notices.drain(session)
-        except SQLAlchemyError as exc:
-            session.rollback()
-            log.warning("file des avis inaccessible : %s", type(exc).__name__)
-        finally:
-            session.close()
+def _drain(session: Session) -> None:
+    """Send what is due; a failure stays queued (and is logged)."""
+    try:
+        notices.drain(session)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("file des avis inaccessible : %s", type(exc).__name__)

@@ -27,6 +27,15 @@ def per_voter(setting: str):
                          methods=["POST"], scope="voter", exempt_when=captcha_session.refresh_requested)
 
 
+def per_voter_shared(setting: str, scope: str):
+    """Like ``per_voter``, but one counter for every route it decorates under ``scope``.
+
+    « Mon compte »: the password check of either form draws on the same allowance.
+    """
+    return limiter.shared_limit(lambda: runtime.setting(setting), scope=scope, key_func=voter_key,
+                                methods=["POST"])
+
+
 def link_open():
     """The link endpoint is a GET, limited per address too (SEC-11)."""
     return limiter.limit(lambda: runtime.setting("LINK_OPEN_LIMIT_PER_IP"), key_func=client_ip,

@@ -38,13 +38,13 @@ PROBES = ("/healthz", "/readyz")
 # Letters, digits, "-" and "_" only: nothing an e-mail or a log forger can use.
 _REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # Paths whose last part is a secret token (links sent by e-mail or SMS).
-_TOKEN_PREFIXES = ("/reassort/lien/", "/activation/")
+_TOKEN_PREFIXES = ("/reassort/lien/", "/activation/", "/mot-de-passe/lien/")
 # Any other segment that looks like a token or holds an address.
 _TOKENISH = re.compile(r"[A-Za-z0-9_.~=-]{24,}|[^/]*@[^/]*|[^/]*%40[^/]*", re.IGNORECASE)
 REDACTED = "<masqué>"
 _MAX_PATH = 200
 # In free text (Flask's "Exception on /reassort/lien/… [GET]", a library's message).
-_TOKEN_IN_TEXT = re.compile(r"(/reassort/lien/|/activation/)[^\s\]\[\"'?]+")
+_TOKEN_IN_TEXT = re.compile(r"(/reassort/lien/|/activation/|/mot-de-passe/lien/)[^\s\]\[\"'?]+")
 _EMAIL_IN_TEXT = re.compile(r"[^\s@<>\"'()\[\],;]+@[^\s@<>\"'()\[\],;]+")
 
 

@@ -1,9 +1,9 @@
 """The logged-in voter, kept in the signed session cookie as id + epoch only.
 
-The voter's ``session_epoch`` is bumped at logout and at a code regeneration:
-every session holding an older epoch ends (SEC-33).  Nothing personal and
-nothing typed for réassort ever goes into the session (SEC-20).  The views use
-the functions below and never the session's keys themselves.
+The voter's ``session_epoch`` is bumped at logout, at a code regeneration and at a
+password reset or change: every session holding an older epoch ends (SEC-33).
+Nothing personal and nothing typed for réassort ever goes into the session (SEC-20).
+The views use the functions below and never the session's keys themselves.
 """
 
 from __future__ import annotations
@@ -87,6 +87,12 @@ def gate_open(voter: Voter) -> bool:
 def after_regeneration(voter_id: int, session_epoch: int) -> None:
     """This session stays logged in (the voter's others ended) but must type the new code (SEC-31)."""
     session.pop(GATE_KEY, None)
+    if session.get("vid") == voter_id:
+        session["ep"] = session_epoch
+
+
+def keep_this_session(voter_id: int, session_epoch: int) -> None:
+    """The voter's other sessions have just ended (a password change): this one stays logged in."""
     if session.get("vid") == voter_id:
         session["ep"] = session_epoch
 

@@ -78,6 +78,30 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class _Tracked:
+    """A response body that calls ``done`` once, when consumed or closed (as ``after_response`` runs
+    its work: werkzeug's server skips ``close()`` when the browser resets the connection)."""
+
+    def __init__(self, body, done):
+        self.body, self.done = body, done
+
+    def __iter__(self):
+        yield from self.body
+        self._finish()
+
+    def close(self):
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self._finish()
+
+    def _finish(self):
+        done, self.done = self.done, None
+        if done is not None:
+            done()
+
+
 class LiveApp:
     """``create_app`` served by werkzeug on 127.0.0.1 in a thread, with helpers for the tests.
 
@@ -119,12 +143,33 @@ class LiveApp:
         with self.app.app_context():
             migrations.upgrade(db.engine)
         self._count = 0
+        # Responses handed to the server and not yet written out: work deferred after an answer
+        # (the account pages' mails, reassort.web.after_response) has run once this is 0 again.
+        self._open = 0
+        self._idle = threading.Condition()
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="e2e-app", daemon=True)
         self._thread.start()
 
     def _dispatch(self, environ, start_response):
-        return self.app(environ, start_response)
+        with self._idle:
+            self._open += 1
+        try:
+            body = self.app(environ, start_response)
+        except BaseException:
+            self._closed()
+            raise
+        return _Tracked(body, self._closed)
+
+    def _closed(self) -> None:
+        with self._idle:
+            self._open -= 1
+            self._idle.notify_all()
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every response served so far is written out (what ran after the answers has run)."""
+        with self._idle:
+            assert self._idle.wait_for(lambda: self._open == 0, timeout), "réponses encore ouvertes"
 
     def _record_error(self, _sender, exception, **_extra):
         self.errors.append(exception)
@@ -184,7 +229,15 @@ class LiveApp:
             return captchas.answer_for(challenge_id)
 
     def outbox(self) -> list[dict]:
+        """The messages sent so far, those sent after an answer included (``settle``)."""
+        self.settle()
         return read_all(self.app.config["OUTBOX_DIR"])
+
+    def last_reset_link(self) -> str:
+        links = re.findall(re.escape(self.url) + r"/mot-de-passe/lien/\S+",
+                           "\n".join(m["body"] for m in self.outbox()))
+        assert links, "aucun lien « mot de passe oublié » dans la boîte d'envoi"
+        return links[-1]
 
     def last_link(self) -> str:
         links = re.findall(re.escape(self.url) + r"/reassort/lien/\S+",

@@ -1,0 +1,75 @@
+"""« Mon compte »: change the password, or the question défi and its answer (SPEC §1b).
+
+Each change first checks the current password — one bcrypt check, after the
+per-voter limit was reserved by the view's limiter (SEC-41) — then writes with a
+compare-and-swap on the hash it checked, so that two changes at once never both
+apply.  A new password ends every other session of the voter (the view keeps the
+one that made it) and kills any forgotten-password link.  Every change is audited and
+told to the address of record (:func:`notify`, after the answer).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from reassort.procedures import accounts, audit, notices
+from reassort.rules import tokens
+from reassort.rules.hashing import normalise_answer
+from reassort.storage.models import Voter
+
+log = logging.getLogger("reassort")
+
+#: The notices sent to the address of record (``templates/messages/<name>.txt``).
+
+
+def change_password(s: Session, voter: Voter, current: str, new: str) -> int | None:
+    """Replace the password if ``current`` is right: the voter's new session epoch, else ``None``."""
+    checked = voter.password_hash
+    if not accounts.check_secret(current, checked):
+        audit.record_now(s, "account_change_refused", voter.id, "password")
+        return None
+    epoch = s.execute(
+        update(Voter)
+        .where(Voter.id == voter.id, Voter.password_hash == checked)
+        .values(password_hash=accounts.hash_secret(new),
+                password_generation=tokens.fresh_generation(voter.password_generation),
+                session_epoch=Voter.session_epoch + 1)
+        .returning(Voter.session_epoch)
+        .execution_options(synchronize_session=False)).scalar()
+    if epoch is None:  # changed meanwhile by another request: what was typed is no longer current
+        s.rollback()
+        audit.record_now(s, "account_change_refused", voter.id, "password")
+        return None
+    audit.record(s, "password_changed", voter.id)
+    notices.enqueue(s, "password_changed", voter.id)
+    s.commit()
+    return int(epoch)
+
+
+def change_challenge(s: Session, voter: Voter, current: str, question_id: str, answer: str) -> bool:
+    """Replace the question défi and its answer if ``current`` is the right password.
+
+    The challenge's failures and suspension stay as they are: a new answer is no way
+    around a lock.
+    """
+    checked = voter.password_hash
+    if not accounts.check_secret(current, checked):
+        audit.record_now(s, "account_change_refused", voter.id, "challenge")
+        return False
+    done = s.execute(
+        update(Voter)
+        .where(Voter.id == voter.id, Voter.password_hash == checked)
+        .values(question_id=question_id, answer_hash=accounts.hash_secret(normalise_answer(answer)))
+        .returning(Voter.id)
+        .execution_options(synchronize_session=False)).scalar()
+    if done is None:
+        s.rollback()
+        audit.record_now(s, "account_change_refused", voter.id, "challenge")
+        return False
+    audit.record(s, "challenge_changed", voter.id)
+    notices.enqueue(s, "challenge_changed", voter.id)
+    s.commit()
+    return True

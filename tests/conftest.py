@@ -11,7 +11,6 @@ import os
 import re
 
 import pytest
-from flask.testing import FlaskClient
 
 from app import create_app
 from reassort.adapters.messaging.outbox import read_all
@@ -88,22 +87,9 @@ def settings(request, database, tmp_path, clock):
     }
 
 
-class ServerLikeClient(FlaskClient):
-    """The test client, closing each response once read, as a WSGI server does.
-
-    What runs after the response (``call_on_close``: development's sender of queued
-    notices, ``reassort.web.outgoing``) then runs in tests too, before the next request.
-    """
-
-    def open(self, *args, **kwargs):
-        kwargs.setdefault("buffered", True)
-        return super().open(*args, **kwargs)
-
-
 @pytest.fixture
 def app(settings):
     application = create_app(settings)
-    application.test_client_class = ServerLikeClient
     with application.app_context():
         migrations.upgrade(db.engine)
     yield application

@@ -15,6 +15,13 @@ pytestmark = pytest.mark.each_database
 THREADS = 10
 
 
+@pytest.fixture(autouse=True)
+def room_for_every_send(settings):
+    # These races are about the counters: the bound on sends in flight per worker
+    # (DELIVERY_IN_FLIGHT, tests/test_rush.py) must not be what refuses a send here.
+    settings["DELIVERY_IN_FLIGHT"] = THREADS
+
+
 def ready_clients(app, n: int, form: str = "password") -> list[tuple]:
     """``n`` browsers, each with the form open (its CSRF token)."""
     clients = []

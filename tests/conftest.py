@@ -11,6 +11,7 @@ import os
 import re
 
 import pytest
+from flask.testing import FlaskClient
 
 from app import create_app
 from reassort.adapters.messaging.outbox import read_all
@@ -87,9 +88,24 @@ def settings(request, database, tmp_path, clock):
     }
 
 
+class ServerLikeClient(FlaskClient):
+    """The test client, closing each response once read, as a WSGI server does.
+
+    What runs after the response (``reassort.web.after_response``: an account link, the
+    development sender of queued notices) then runs before the next request, and nothing
+    of the request is left open.  A test that looks between the answer and what follows
+    it asks for ``buffered=False`` and reads or closes the response itself.
+    """
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(settings):
     application = create_app(settings)
+    application.test_client_class = ServerLikeClient
     with application.app_context():
         migrations.upgrade(db.engine)
     yield application

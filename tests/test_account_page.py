@@ -111,7 +111,8 @@ def test_a_change_is_told_after_the_answer(app, logged_in, outbox):
 
     page = client.get("/mon-compte/mot-de-passe")
     response = client.post("/mon-compte/mot-de-passe", data={
-        "current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_of(page)})
+        "current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_of(page)},
+        buffered=False)
     assert response.status_code == 303 and outbox() == []
     response.close()
     assert len(outbox()) == 1

@@ -218,3 +218,13 @@ def test_any_franceconnect_callback_gets_a_clear_page_and_sends_nothing(fc_setti
         assert get_voter(app, voter_id).link_generation == before.link_generation
 
     check()
+
+
+@pytest.mark.parametrize("voter_id, generation", [(2**63, 1), (-1, 1), (0, 1), (1, 2**31), (1, -5)])
+def test_a_genuine_token_with_impossible_numbers_is_a_bad_link(app, voter_id, generation):
+    # Signed with our key (a leaked or fallback key, or a bug elsewhere), yet not a voter of ours:
+    # the generic bad-link page, never an overflow in the database.
+    with app.app_context():
+        token = links.make(tokens.REISSUE, voter_id, generation)
+    response = app.test_client().get("/reassort/lien/" + token)
+    assert response.status_code == 400 and "Ce lien n'est pas valide" in response.get_data(as_text=True)

@@ -143,8 +143,9 @@ def post_login(base: str, n: int) -> int:
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_rate_limit_holds_across_workers(production):
-    server = production(RATELIMIT_PER_IP="5 per hour")
-    # Ten browsers at once: the three workers share them, and the count in Redis.
+    # Sync workers serve one request at a time, so ten browsers at once must reach several of
+    # them (one gthread worker could take all ten on its threads): they share the count in Redis.
+    server = production(RATELIMIT_PER_IP="5 per hour", WORKER_CLASS="sync")
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(lambda n: post_login(server.base, n), range(10)))
     assert sorted(statuses) == [200] * 5 + [429] * 5, statuses

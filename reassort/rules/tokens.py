@@ -98,6 +98,18 @@ def inspect(keys: list[str], purpose: str, token: str, max_age: int, now: float)
         return Inspection(None)
 
 
+#: Voter ids are database integers (64-bit at most): anything larger is no voter of ours.
+VOTER_ID_MAX = 2**63 - 1
+
+
 def _claim(payload) -> LinkClaim:
+    """The claim of a genuine payload; ``ValueError`` when its numbers cannot be ours.
+
+    A payload signed with our key is still checked: a larger number would reach the
+    database and fail there (an overflow) instead of being the generic bad-link page.
+    """
     voter_id, generation = payload
-    return LinkClaim(int(voter_id), int(generation))
+    claim = LinkClaim(int(voter_id), int(generation))
+    if not (0 < claim.voter_id <= VOTER_ID_MAX and 0 <= claim.generation <= GENERATION_MAX):
+        raise ValueError("numéros hors bornes")
+    return claim

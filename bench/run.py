@@ -141,6 +141,17 @@ def machine() -> dict:
 
 # --- 1. import --------------------------------------------------------------------------------
 
+def _write_keeping_rush(path: str, text: str) -> None:
+    """Write the report, keeping the rush section of the previous one (``scripts/bench --rush`` writes it)."""
+    from bench import rush
+
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if rush.MARK_START in old and rush.MARK_END in old:
+        rush.write(path, old[old.index(rush.MARK_START):old.index(rush.MARK_END) + len(rush.MARK_END)] + "\n")
+
+
 def _subprocess(module: str, args: list[str], timeout: float) -> dict:
     """Run ``python -m module args --json F`` and return what it wrote."""
     with tempfile.NamedTemporaryFile(suffix=".json", dir=OUT_DIR, delete=False) as fh:
@@ -249,8 +260,7 @@ def main(argv=None) -> int:
             results = json.load(fh)
         if results.get("quick") and "--out" not in (argv if argv is not None else sys.argv[1:]):
             args.out = os.path.join(OUT_DIR, "benchmarks-quick.md")
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(report.render(results))
+        _write_keeping_rush(args.out, report.render(results))
         print(f"écrit : {os.path.relpath(args.out, ROOT)}", file=sys.stderr)
         return 0
     open(os.path.join(OUT_DIR, "last-run.log"), "w").close()
@@ -282,10 +292,25 @@ def main(argv=None) -> int:
         with open(os.path.join(OUT_DIR, "last-run.json"), "w") as fh:
             json.dump(results, fh, indent=1, default=str)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as fh:
-        fh.write(report.render(results))
+    _write_keeping_rush(args.out, report.render(results))
     say(f"écrit : {os.path.relpath(args.out, ROOT)} (chiffres bruts : bench/out/last-run.json)")
     return 0
+
+
+#: ``voters send-activation`` runs: (relay latency per mail in s, voters); 16 connections, the default.
+MAILING_RUNS = ((0.0, 5000), (0.2, 2000))
+
+
+def bench_mailing(args) -> list[dict]:
+    """``voters send-activation`` against a loopback relay, instant then 200 ms per mail (issue 15)."""
+    runs = []
+    for latency, voters in MAILING_RUNS:
+        voters = voters // 5 if args.quick else voters
+        run = _subprocess("bench.mailing_runs", ["--voters", str(voters), "--latency", str(latency),
+                                                 "--connections", "16"], timeout=600)
+        say(f"send-activation, relais à {latency:g} s : {run['mails_per_s']:.0f} courriels/s")
+        runs.append(run)
+    return runs
 
 
 def _rush(args, argv) -> int:
@@ -296,6 +321,7 @@ def _rush(args, argv) -> int:
     command = "scripts/bench " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
         results = rush.run(args, tmp, os.path.join(OUT_DIR, "logs"), say)
+        results["mailing"] = bench_mailing(args)
     finally:
         procs.stop_all()
         procs.drop_all_databases()

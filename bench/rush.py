@@ -336,6 +336,16 @@ def render(results: dict, command: str) -> str:
                   "", f"Links the relay accepted: {slow['links_delivered']}, of which dead: {slow['links_dead']}. "
                   f"Regenerations posted: {slow['regenerations_sent']}, code shown in the answer: "
                   f"{slow['regenerations_shown']}."]
+    mailing = results.get("mailing")
+    if mailing:
+        lines += ["", "`voters send-activation` (`bench/mailing_runs.py`: a fresh SQLite register, an aiosmtpd relay "
+                  "on loopback in a process of its own, every voter checked to receive exactly one mail):", "",
+                  "| relay latency per mail | voters | connections | mails/s | target |", "|---|---|---|---|---|"]
+        for run in mailing:
+            target = 40 if run["latency_s"] else 300
+            verdict = "met" if run["mails_per_s"] >= target else "missed"
+            lines.append(f"| {run['latency_s'] * 1000:.0f} ms | {run['voters']:,} | {run['connections']} | "
+                         f"**{run['mails_per_s']:.0f}** | ≥ {target} ({verdict}) |")
     lines.append(MARK_END)
     return "\n".join(lines) + "\n"
 

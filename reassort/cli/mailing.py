@@ -47,6 +47,10 @@ class _Pace:
             time.sleep(slot - now)
 
 
+#: A batch handed to the senders: each future and the claim it sends to.
+_Batch = dict[Future, mailing.Claimed]
+
+
 class Run:
     #: Voters claimed at a time, at least (10 per connection otherwise).
     BATCH_MIN = 50
@@ -93,42 +97,59 @@ class Run:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         pool = ThreadPoolExecutor(max_workers=self.connections, thread_name_prefix="send-activation",
                                   initializer=lambda: app.app_context().push())
+        in_flight: _Batch | None = None
         try:
+            # Two batches in flight: the next one is claimed, rendered and queued while the
+            # senders work on this one, so that no connection waits for the main thread.
             while not self.stopped_by:
-                claimed = mailing.claim(self.s, self.batch, cursor, self.resend, self.retry_interrupted)
-                if not claimed:
-                    break
-                cursor = max(item.voter.id for item in claimed)
-                claimed = [item for item in claimed if not mailing.is_placeholder(item)]
-                self._one_batch(pool, claimed)
+                try:
+                    claimed = mailing.claim(self.s, self.batch, cursor, self.resend, self.retry_interrupted)
+                    if not claimed:
+                        break
+                    cursor = max(item.voter.id for item in claimed)
+                    batch = self._submit(pool, [item for item in claimed if not mailing.is_placeholder(item)])
+                    if in_flight is not None:
+                        self._settle(in_flight)
+                    in_flight = batch
+                except KeyboardInterrupt:
+                    self._interrupted()
+            if in_flight is not None:
+                self._settle(in_flight)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             for conn in self.opened:
                 conn.close()
             self._progress(final=True)
 
-    def _one_batch(self, pool: ThreadPoolExecutor, claimed: list[mailing.Claimed]) -> None:
+    def _interrupted(self) -> None:
+        self.stopped_by = "interrupt"
+        click.echo("\nInterruption : les envois en cours se terminent, les autres sont rendus.", err=True)
+
+    def _submit(self, pool: ThreadPoolExecutor, claimed: list[mailing.Claimed]) -> _Batch:
         futures: dict[Future, mailing.Claimed] = {}
         for item in claimed:
             link = accounts.activation_link(item.voter.id, item.generation)
             message = messaging.render_email("activation", item.voter.email, voter=item.voter, link=link,
                                              days=self.days)
             futures[pool.submit(self._send, message)] = item
+        return futures
+
+    def _settle(self, futures: _Batch) -> None:
+        """Wait for a batch (cancelling what has not started once the run stops); confirm and give back."""
         sent: list[mailing.Claimed] = []
         unsent: list[mailing.Claimed] = []
         pending = set(futures)
-        try:
-            while pending:
+        while pending:
+            try:
+                if self.stopped_by:
+                    pending = self._cancel(pending, futures, sent, unsent)
+                    break
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._outcome(future, futures[future], sent, unsent)
-                if self.stopped_by == "failures":
-                    pending = self._cancel(pending, futures, sent, unsent)
                 self._progress()
-        except KeyboardInterrupt:
-            self.stopped_by = "interrupt"
-            click.echo("\nInterruption : les envois en cours se terminent, les autres sont rendus.", err=True)
-            self._cancel(pending, futures, sent, unsent)
+            except KeyboardInterrupt:
+                self._interrupted()
         mailing.confirm(self.s, sent)
         mailing.give_back(self.s, unsent)
 

@@ -151,7 +151,7 @@ def _print_report(report: importer.ImportReport, deactivate_absent: bool) -> Non
 @click.option("--resend", is_flag=True,
               help="Renvoie aussi un lien (le seul valable désormais) aux électeurs déjà prévenus "
                    "mais pas encore activés.")
-@click.option("--connections", type=click.IntRange(1, 64), default=8, show_default=True,
+@click.option("--connections", type=click.IntRange(1, 64), default=16, show_default=True,
               help="Connexions SMTP ouvertes à la fois, chacune réutilisée pour de nombreux messages.")
 @click.option("--rate", type=click.FloatRange(0.1, 100000), default=None, metavar="N",
               help="Au plus N messages par seconde (le quota du relais) ; sans limite par défaut.")

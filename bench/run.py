@@ -68,6 +68,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "fournisseurs lents ; écrit la section « rush » de docs/benchmarks.md")
     parser.add_argument("--rush-seconds", type=float, default=None,
                         help="durée de chaque palier (défaut 20, --quick 6)")
+    parser.add_argument("--no-nginx", action="store_true",
+                        help="--rush : les requêtes vont droit à gunicorn, même si nginx est là")
     parser.add_argument("--rush-voters", type=int, default=None, help="électeurs de la base (défaut 40 000)")
     parser.add_argument("--patience", type=float, default=10.0, help="un électeur abandonne après N s (défaut 10)")
     parser.add_argument("--smtp-latency", type=float, default=20.0, help="secondes du relais SMTP par courriel")

@@ -4,7 +4,10 @@ What runs: gunicorn with the production ``gunicorn.conf.py`` as it is (gthread w
 2 × cores + 1 of them, 8 threads), PostgreSQL and Redis when they answer (SQLite and
 memory:// otherwise), bcrypt at cost 12, ``messages work`` sending the notices, a
 local SMTP relay taking ``--smtp-latency`` seconds per mail (aiosmtpd) and an SMS
-gateway that never answers.  Same departures from production as §3 of the benchmarks:
+gateway that never answers; nginx in front when there is one (``bench/nginx_front.py``:
+the deploy sample's proxy snippet as it ships, so the app reads ``X-Request-Start`` and
+sheds by the time nginx received the request; ``--no-nginx`` to go straight to gunicorn).
+Same departures from production as §3 of the benchmarks:
 CAPTCHA off, per-IP limit raised, global send caps raised, ``ENV=development``.
 
 1. **Capacity** of each flow, closed loop (``bench.loadgen``): the login POST (one
@@ -33,12 +36,13 @@ import json
 import os
 import re
 import secrets
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bench import loadgen, procs
+from bench import loadgen, nginx_front, procs
 from bench.http_bench import ANSWER, NUMEN, HttpBench, Options
 
 MARK_START = "<!-- rush:start -->"
@@ -105,6 +109,13 @@ class Rush(HttpBench):
                                  rounds=args.rounds, use_postgres=not args.no_postgres,
                                  use_redis=not args.no_redis), workdir, logdir, say)
         self.args = args
+        self.front: nginx_front.Front | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the voters' requests go: nginx when it is in front, else gunicorn."""
+        assert self.app_server is not None  # noqa: S101  (set up before any measure)
+        return self.front.address if self.front is not None else self.app_server.address
 
     def setup(self) -> None:
         from tests.servers import SMSGateway, SMTPTestServer
@@ -133,9 +144,13 @@ class Rush(HttpBench):
         env = {k: v for k, v in os.environ.items() if not k.startswith("REASSORT_")}
         env.update({f"REASSORT_{k}": json.dumps(v) for k, v in self.settings.items()})
         log = open(os.path.join(self.logdir, "messages-work.log"), "ab")  # noqa: SIM115 (kept for the run)
-        import subprocess
         self.sender = subprocess.Popen([os.path.join(procs.VENV_BIN, "flask"), "--app", "app", "messages", "work"],
                                        cwd=procs.ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+        path = None if self.args.no_nginx else nginx_front.binary()
+        if path is not None:
+            assert self.app_server is not None  # noqa: S101
+            self.front = nginx_front.Front(path, self.workdir, self.app_server.port,
+                                           os.path.join(self.logdir, "nginx-error.log")).start()
 
     def _extra(self) -> dict:
         return {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": self.smtp.port, "SMTP_TIMEOUT": 5.0,
@@ -144,9 +159,16 @@ class Rush(HttpBench):
 
     def teardown(self) -> None:
         import signal
+        if self.front is not None:
+            self.front.stop()
         if getattr(self, "sender", None) is not None and self.sender.poll() is None:
             os.killpg(self.sender.pid, signal.SIGTERM)
-            self.sender.wait(20)
+            try:
+                self.sender.wait(20)
+            except subprocess.TimeoutExpired:  # its results are the bench's: never lost to a slow stop
+                self.say("rush : « messages work » toujours là 20 s après SIGTERM, tué")
+                os.killpg(self.sender.pid, signal.SIGKILL)
+                self.sender.wait(10)
         super().teardown()
         self.gateway.__exit__()
         self.smtp.__exit__()
@@ -155,14 +177,14 @@ class Rush(HttpBench):
 
     def capacity(self, flow: str) -> float:
         requests, check = self.requests_for(flow, 4000 if flow == "vote" else 200)
-        result = loadgen.run(self.app_server.address, requests, check, concurrency=8 if flow == "vote" else 10,
+        result = loadgen.run(self.address, requests, check, concurrency=8 if flow == "vote" else 10,
                              duration=self.args.rush_seconds, max_requests=len(requests))
         return result.rate
 
     def probe(self, flow: str) -> float:
         requests, check = self.requests_for(flow, 1)
         t0 = time.perf_counter()
-        loadgen.send(self.app_server.address, requests[0], timeout=30)
+        loadgen.send(self.address, requests[0], timeout=30)
         return time.perf_counter() - t0
 
     def recovery(self, flow: str, baseline: float) -> float:
@@ -179,7 +201,7 @@ class Rush(HttpBench):
         requests, check = self.requests_for(flow, int(rate * self.args.rush_seconds) + 10)
         baseline = min(self.probe(flow) for _ in range(3))
         load0 = os.getloadavg()[0]
-        result = open_loop(self.app_server.address, requests, check, rate, self.args.rush_seconds,
+        result = open_loop(self.address, requests, check, rate, self.args.rush_seconds,
                            self.args.patience)
         row = summarise(flow, factor, capacity, result)
         row["recovery_s"] = self.recovery(flow, baseline)
@@ -190,13 +212,13 @@ class Rush(HttpBench):
         """/vote at 1× alone, then beside réassorts on a hanging SMS gateway and a slow relay."""
         rate = capacity
         alone, check = self.requests_for("vote", int(rate * self.args.rush_seconds) + 10)
-        base = summarise("vote", 1, capacity, open_loop(self.app_server.address, alone, check, rate,
+        base = summarise("vote", 1, capacity, open_loop(self.address, alone, check, rate,
                                                         self.args.rush_seconds, self.args.patience))
         again, check = self.requests_for("vote", int(rate * self.args.rush_seconds) + 10)
         side: dict = {"links": [], "regen_shown": 0, "regen_sent": 0}
         stop = threading.Event()
         threading.Thread(target=self._reassorts, args=(stop, side), daemon=True).start()
-        busy = summarise("vote", 1, capacity, open_loop(self.app_server.address, again, check, rate,
+        busy = summarise("vote", 1, capacity, open_loop(self.address, again, check, rate,
                                                         self.args.rush_seconds, self.args.patience))
         stop.set()
         time.sleep(self.args.smtp_latency + 6)  # the relay's last answers, the sender's last notices
@@ -224,7 +246,7 @@ class Rush(HttpBench):
                             {"personal_email": f"rush.{vid}@exemple.org"})
                 request = loadgen.raw_request("POST", "/reassort/question-defi", host, cookie, form)
             try:
-                answer = loadgen.parse_response(loadgen.send(self.app_server.address, request, timeout=30))
+                answer = loadgen.parse_response(loadgen.send(self.address, request, timeout=30))
                 if kind == "regen" and answer.status == 200 and b'id="code-value"' in answer.body:
                     side["regen_shown"] += 1
             except OSError:
@@ -241,7 +263,7 @@ class Rush(HttpBench):
     def _link_works(self, link: str) -> bool:
         path = re.sub(r"^https?://[^/]+", "", link)
         request = loadgen.raw_request("GET", path, f"127.0.0.1:{self.app_server.port}")
-        answer = loadgen.parse_response(loadgen.send(self.app_server.address, request, timeout=30))
+        answer = loadgen.parse_response(loadgen.send(self.address, request, timeout=30))
         return answer.status == 303
 
 
@@ -286,6 +308,8 @@ def run(args, tmp: str, logdir: str, say) -> dict:
         say(f"rush : préparation ({args.rush_voters:,d} électeurs, gunicorn de production)")
         bench.setup()
         results["gunicorn"] = " ".join(bench.app_server.command[1:-1])
+        results["front"] = (f"{bench.front.version} in front (`deploy/nginx-reassort-proxy.conf` as it ships, "
+                            "which sets `X-Request-Start`)" if bench.front else "no nginx in front (none found)")
         results["database"], results["ratelimit"] = bench.results.get("database"), bench.results.get("ratelimit")
         for flow in ("login", "vote"):
             capacity = bench.capacity(flow)
@@ -309,7 +333,8 @@ def render(results: dict, command: str) -> str:
     """The Markdown section between the rush markers."""
     lines = [MARK_START, "## Rush (issue 15)", "",
              f"Written by `{command}`; {results['seconds']:g} s per step, voters give up after "
-             f"{results['patience']:g} s. Server: `gunicorn {results.get('gunicorn', '')}`; "
+             f"{results['patience']:g} s. Server: `gunicorn {results.get('gunicorn', '')}`, "
+             f"{results.get('front', 'no nginx in front')}; "
              f"{results.get('database')}; limits {results.get('ratelimit')}. Load (1 min) "
              f"{results['load_start'][0]:.2f} at the start, {results['load_end'][0]:.2f} at the end: the machine "
              "is shared, figures are noisy; the lead reruns it quiet.", "",

@@ -181,6 +181,16 @@ def get_voter(app, voter_id) -> Voter:
         return voter
 
 
+def set_fields(app, voter_id: int, **values) -> None:
+    """Set columns of one voter's row, committed (a state reached some other way)."""
+    with app.app_context():
+        with db.new_session() as s:
+            voter = s.get(Voter, voter_id)
+            for name, value in values.items():
+                setattr(voter, name, value)
+            s.commit()
+
+
 def page_text(response) -> str:
     """The page's HTML with entities decoded (apostrophes are escaped by Jinja)."""
     return html.unescape(response.get_data(as_text=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -13,11 +14,13 @@ from aiosmtpd.controller import Controller
 
 
 class SMTPRecorder:
-    """Keeps every message received; ``refuse`` makes it answer 550 to RCPT."""
+    """Keeps every message received; ``refuse`` makes it answer 550 to RCPT; ``answer_after``
+    delays the answer to DATA by that many seconds (the message is kept: it may arrive)."""
 
     def __init__(self):
         self.messages = []
         self.refuse = False
+        self.answer_after = 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse:
@@ -27,6 +30,8 @@ class SMTPRecorder:
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        if self.answer_after:
+            await asyncio.sleep(self.answer_after)
         return "250 Message accepted"
 
 

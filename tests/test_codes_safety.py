@@ -23,7 +23,7 @@ from tests.conftest import CODE, get_voter
 
 pytestmark = pytest.mark.each_database
 
-REISSUE = ["--operator", "Claire Martin (DSI)", "--reason", "lot 3 perdu par La Poste"]
+REISSUE = ["--operator", "c.martin", "--reason", "lot 3 perdu par La Poste"]
 
 
 def read_notices(path) -> list[dict]:
@@ -114,7 +114,7 @@ def test_codes_reissue_gives_new_codes_and_the_old_ones_die_at_once(runner, app,
         assert after.session_epoch == before[voter_id].session_epoch + 1
     assert code_works(app, kept, CODE)
     assert sorted(audit_rows(app, "code_reissued")) == sorted(
-        (v, "opérateur : Claire Martin (DSI) ; motif : lot 3 perdu par La Poste") for v in lost)
+        (v, "operateur=c.martin motif=lot 3 perdu par La Poste") for v in lost)
 
 
 def test_codes_reissue_logs_out_whoever_opened_a_session(runner, app, logged_in, tmp_path):
@@ -160,9 +160,12 @@ def test_codes_reissue_never_replaces_a_notices_file(runner, app, tmp_path, make
 
 @pytest.mark.parametrize("options, message", [
     (["--operator", "claire.martin@ac-paris.fr", "--reason", "lot perdu"], "--operator"),
-    (["--operator", "Claire Martin", "--reason", "x"], "--reason"),
-    (["--operator", "Claire Martin", "--reason", "r" * 201], "--reason"),
-], ids=["operator-is-an-address", "reason-too-short", "reason-too-long"])
+    (["--operator", "Claire Martin", "--reason", "lot perdu"], "--operator"),
+    (["--operator", "c.martin", "--reason", "x"], "--reason"),
+    (["--operator", "c.martin", "--reason", "r" * 201], "--reason"),
+    (["--operator", "c.martin", "--reason", "lot de claire.martin@ac-paris.fr"], "--reason"),
+], ids=["operator-is-an-address", "operator-is-not-a-login", "reason-too-short", "reason-too-long",
+        "reason-holds-an-address"])
 def test_codes_reissue_needs_who_and_why(runner, app, tmp_path, make_voter, options, message):
     voter_id = make_voter()
     ident = get_voter(app, voter_id).identifiant

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from reassort.procedures import accounts, audit, recovery, register, votegate
+from reassort.procedures import accounts, audit, audit_metrics, recovery, register, votegate
 from reassort.storage.models import AuditEvent
 from reassort.web.extensions import db
 from tests.conftest import CODE, PASSWORD, get_voter, login, page_text, post_form
@@ -72,9 +72,15 @@ def test_deactivated_voter_gets_no_reassort_and_no_activation(app, logged_in, ou
         assert votegate.code_digest(CODE) == get_voter(app, voter_id).code_digest  # nothing regenerated
 
 
+def deactivations_counted() -> float:
+    return audit_metrics.AUDIT_EVENTS.metric.labels(event="voter_deactivated")._value.get()
+
+
 def test_deactivation_is_audited_and_done_once(app, make_voter):
     first, second = make_voter(), make_voter()
+    counted = deactivations_counted()
     assert deactivate(app, first, second, detail="par Alice : doublon") == [first, second]
+    assert deactivations_counted() == counted + 2  # the bulk event counts in the metrics as every event does
     assert deactivate(app, first, detail="encore") == []  # already deactivated: nothing, no event
     assert events(app, "voter_deactivated") == [(first, "par Alice : doublon"), (second, "par Alice : doublon")]
     assert get_voter(app, first).deactivated_at is not None
@@ -86,10 +92,10 @@ def run(runner, *args):
 
 def test_deactivate_command_is_audited_with_operator_and_reason(app, runner, make_voter):
     voter_id = make_voter(identifiant="E0042")
-    result = run(runner, "deactivate", "E0042", "--operator", "Alice Martin", "--reason", "radiée le 3/12")
+    result = run(runner, "deactivate", "E0042", "--operator", "a.martin", "--reason", "radiée le 3/12")
     assert result.exit_code == 0, result.output
     assert "Électeurs désactivé(s) : 1 ; déjà désactivé(s) : 0." in result.output
-    assert events(app, "voter_deactivated") == [(voter_id, "par Alice Martin : radiée le 3/12")]
+    assert events(app, "voter_deactivated") == [(voter_id, "operateur=a.martin motif=radiée le 3/12")]
     with app.app_context():
         with db.new_session() as s:
             assert audit.counts(s)["voter_deactivated"] == 1
@@ -97,18 +103,20 @@ def test_deactivate_command_is_audited_with_operator_and_reason(app, runner, mak
 
 def test_deactivate_command_with_an_unknown_identifiant_changes_nothing(app, runner, make_voter):
     voter_id = make_voter(identifiant="E0042")
-    result = run(runner, "deactivate", "E0042", "E9999", "--operator", "Alice", "--reason", "radiée")
+    result = run(runner, "deactivate", "E0042", "E9999", "--operator", "a.martin", "--reason", "radiée")
     assert result.exit_code == 1 and "E9999" in result.stderr and "rien n'a été changé" in result.stderr
     assert get_voter(app, voter_id).deactivated_at is None
     assert events(app, "voter_deactivated") == []
 
 
-@pytest.mark.parametrize("options", [["--operator", " ", "--reason", "x"], ["--operator", "A", "--reason", ""],
-                                     ["--reason", "x"], ["--operator", "A\x07", "--reason", "x"]])
+@pytest.mark.parametrize("options", [["--operator", " ", "--reason", "doublon"],
+                                     ["--operator", "a.martin", "--reason", ""],
+                                     ["--reason", "doublon"], ["--operator", "a.martin\x07", "--reason", "doublon"],
+                                     ["--operator", "a.martin", "--reason", "rappeler au 06 12 34 56 78"]])
 def test_deactivate_command_requires_an_operator_and_a_reason(app, runner, make_voter, options):
     voter_id = make_voter(identifiant="E0042")
     result = run(runner, "deactivate", "E0042", *options)
-    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output and "--" in result.output
     assert get_voter(app, voter_id).deactivated_at is None
 
 
@@ -116,14 +124,14 @@ def test_reactivate_command_puts_the_voter_back_with_old_links_dead(app, runner,
     voter_id = make_voter(identifiant="E0042")
     email = get_voter(app, voter_id).email
     before = get_voter(app, voter_id)
-    assert run(runner, "deactivate", "E0042", "--operator", "A", "--reason", "erreur").exit_code == 0
-    result = run(runner, "reactivate", "E0042", "--operator", "A", "--reason", "erreur corrigée")
+    assert run(runner, "deactivate", "E0042", "--operator", "a.martin", "--reason", "erreur").exit_code == 0
+    result = run(runner, "reactivate", "E0042", "--operator", "a.martin", "--reason", "erreur corrigée")
     assert result.exit_code == 0 and "rétabli(s) : 1" in result.output
     after = get_voter(app, voter_id)
     assert after.deactivated_at is None
     assert after.link_generation != before.link_generation  # links sent before stay dead
     assert after.session_epoch != before.session_epoch
-    assert events(app, "voter_reactivated") == [(voter_id, "par A : erreur corrigée")]
+    assert events(app, "voter_reactivated") == [(voter_id, "operateur=a.martin motif=erreur corrigée")]
     assert login(client, email).status_code == 302
     assert post_form(client, "/vote", {"code": CODE}).status_code == 302  # the code still works
 

@@ -30,7 +30,7 @@ from tests.account_flows import (
     set_new_password,
     token_of,
 )
-from tests.conftest import CODE, PASSWORD, csrf_of, get_voter, login, page_text, post_form
+from tests.conftest import CODE, PASSWORD, csrf_of, get_voter, login, page_text, post_form, set_fields
 
 pytestmark = pytest.mark.each_database
 
@@ -263,6 +263,21 @@ def test_sec17_opening_the_reset_link_changes_nothing_and_moves_the_token_out_of
     after = get_voter(app, voter_id)
     assert (after.password_hash, after.password_generation, after.session_epoch) == (
         before.password_hash, before.password_generation, before.session_epoch)
+
+
+def test_a_voter_struck_off_the_register_gets_no_account_link_and_cannot_use_one(app, voter_and_link, outbox,
+                                                                                   clock):
+    # Struck off after the link left (``voters deactivate``): it is dead, and no new one is sent.
+    voter_id, link = voter_and_link
+    set_fields(app, voter_id, deactivated_at=int(clock()))
+    refused = open_reset_link(app.test_client(), link)
+    assert refused.status_code == 400 and "Ce lien n'est pas valide" in page_text(refused)
+    assert audit_rows(app, "password_reset_link_invalid") == [(voter_id, "deactivated")]
+    sent = len(outbox())
+    for form in ("password", "activation"):
+        answer = ask_account_link(app.test_client(), get_voter(app, voter_id).email, form)
+        assert answer.status_code == 200  # the same neutral page
+    assert len(outbox()) == sent
 
 
 def test_sec15_reset_link_is_single_use(app, voter_and_link):

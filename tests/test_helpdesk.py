@@ -11,10 +11,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from reassort.procedures import helpdesk, votegate
+from reassort.procedures import votegate
+from reassort.rules import operators
 from reassort.storage.models import AuditEvent
 from reassort.web.extensions import db
-from tests.conftest import CODE, NIR10, NUMEN, get_voter
+from tests.conftest import CODE, NIR10, NUMEN, get_voter, set_fields
 
 pytestmark = pytest.mark.each_database
 
@@ -25,16 +26,6 @@ def rows(app, event: str) -> list[AuditEvent]:
     with app.app_context():
         with db.new_session() as s:
             return list(s.scalars(select(AuditEvent).where(AuditEvent.event == event).order_by(AuditEvent.id)))
-
-
-def set_fields(app, voter_id: int, **values) -> None:
-    from reassort.storage.models import Voter
-    with app.app_context():
-        with db.new_session() as s:
-            voter = s.get(Voter, voter_id)
-            for name, value in values.items():
-                setattr(voter, name, value)
-            s.commit()
 
 
 # -- voters show -----------------------------------------------------------------------------
@@ -220,6 +211,32 @@ def test_resend_activation_when_the_relay_refuses_changes_nothing(smtp_settings,
         "operateur=m.durand motif=appel 2026-118 resultat=echec_envoi"]
 
 
+def test_resend_activation_refuses_a_voter_struck_off(runner, app, make_voter, outbox, clock):
+    voter_id = make_voter(activated=False, deactivated_at=int(clock()))
+    before = get_voter(app, voter_id).activation_generation
+    result = runner.invoke(args=["voters", "resend-activation", get_voter(app, voter_id).identifiant, *WHO])
+    assert result.exit_code == 1 and "désactivé" in result.stderr and "rien n'a été envoyé" in result.stderr
+    assert outbox() == [] and get_voter(app, voter_id).activation_generation == before
+    assert [r.detail for r in rows(app, "helpdesk_resend_activation")] == [
+        "operateur=m.durand motif=appel 2026-118 resultat=desactive"]
+
+
+def test_resend_activation_whose_acceptance_never_came_keeps_the_link_it_may_have_delivered(
+        smtp_settings, runner, app, make_voter, smtp_server, client):
+    # The relay got the whole message but answered after our deadline: it may deliver it.
+    smtp_settings.update(SMTP_TIMEOUT=0.3)
+    smtp_server.handler.answer_after = 2.0
+    voter_id = make_voter(activated=False)
+    result = runner.invoke(args=["voters", "resend-activation", get_voter(app, voter_id).identifiant, *WHO])
+    assert result.exit_code == 1 and "Envoi incertain" in result.stderr
+    [mail] = smtp_server.handler.messages
+    assert client.get(activation_path({"body": mail.get_content()})).status_code == 200
+    assert get_voter(app, voter_id).activation_claimed_at is None
+    assert rows(app, "activation_sent") == []
+    assert [r.detail for r in rows(app, "helpdesk_resend_activation")] == [
+        "operateur=m.durand motif=appel 2026-118 resultat=envoi_incertain"]
+
+
 def test_resend_activation_over_a_real_smtp_server(smtp_settings, runner, app, make_voter, smtp_server):
     voter_id = make_voter(activated=False)
     result = runner.invoke(args=["voters", "resend-activation", get_voter(app, voter_id).identifiant, *WHO])
@@ -229,5 +246,5 @@ def test_resend_activation_over_a_real_smtp_server(smtp_settings, runner, app, m
 
 
 def test_check_reason_keeps_short_tickets():
-    assert helpdesk.check_reason("  appel   2026-118 ") == "appel 2026-118"
-    assert helpdesk.check_reason("ticket 4512, rappel le 2026-12-02") == "ticket 4512, rappel le 2026-12-02"
+    assert operators.check_reason("  appel   2026-118 ") == "appel 2026-118"
+    assert operators.check_reason("ticket 4512, rappel le 2026-12-02") == "ticket 4512, rappel le 2026-12-02"

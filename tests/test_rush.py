@@ -20,6 +20,7 @@ from sqlalchemy import event, func, select
 
 from reassort import metrics
 from reassort.procedures import breaker
+from reassort.procedures import notices as notices_queue
 from reassort.storage.models import OutgoingMessage, Voter
 from reassort.web import admission
 from reassort.web.extensions import db
@@ -55,6 +56,22 @@ def test_notice_is_queued_with_the_regeneration_and_sent_after_the_response(app,
     assert code_on_page(response)  # the server has written the whole page: development's sender runs now
     response.close()
     assert queued(app) == 0 and [n["to"] for n in notices(outbox())] == [email]
+
+
+def test_a_sender_asked_to_stop_finishes_the_notice_in_hand_and_gives_the_others_back(app, make_voter, outbox):
+    # « messages work » on SIGTERM (systemd stop): not the whole queue behind a slow relay.
+    voter_id = make_voter()
+    with app.app_context():
+        with db.new_session() as s:
+            for _ in range(3):
+                notices_queue.enqueue(s, "code_changed", voter_id)
+            s.commit()
+            assert notices_queue.drain(s, stop=lambda: len(outbox()) >= 1) == (1, 0)
+            rows = s.scalars(select(OutgoingMessage)).all()
+            # Given back as they were: due now, unclaimed, their attempt not counted.
+            assert [(r.claimed_until, r.attempts) for r in rows] == [(0, 0), (0, 0)]
+            assert notices_queue.drain(s) == (2, 0)
+    assert len(outbox()) == 3
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from reassort.cli.voters import database_problem, fail, number
+from reassort.cli.common import database, database_problem, fail, number
 from reassort.procedures import audit
 from reassort.web.extensions import db
 
@@ -113,13 +113,8 @@ def _export_to_file(session, path: str) -> int:
 @group.command("stats")
 def stats() -> None:
     """Compte les événements du journal d'audit, par type."""
-    session = db.new_session()
-    try:
+    with database() as session:
         counts = audit.counts(session)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
     if not counts:
         click.echo("Journal d'audit vide.")
         return

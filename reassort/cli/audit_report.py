@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import runtime
 from reassort.cli.audit import LABELS, group
-from reassort.cli.voters import database_problem, fail, number
+from reassort.cli.common import database_problem, fail, number
 from reassort.procedures import audit_report
 from reassort.web.extensions import db
 

@@ -30,7 +30,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import runtime
-from reassort.cli.voters import database_problem, fail, number
+from reassort.cli.common import database_problem, fail, number
 from reassort.procedures import audit, votegate
 from reassort.rules import codes
 from reassort.rules.register import FORMULA_CHARS

@@ -9,36 +9,21 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
 
-from reassort.cli.voters import database_problem, fail, group, number
+from reassort.cli.common import checked, database, fail, number, operator_options
+from reassort.cli.voters import group
 from reassort.procedures import register as register_procedures
-from reassort.web.extensions import db
-
-#: Bound on ``--operator`` and ``--reason`` (they go into the audit trail's short detail).
-MAX_TEXT = 120
+from reassort.rules import operators
 
 
 def register(app: Flask) -> None:
     """Nothing to add: the commands live on the ``voters`` group, registered by ``reassort.cli.voters``."""
 
 
-def operator_detail(operator: str, reason: str) -> str:
-    """The audit detail of an operator's action: who and why (checked: short, printable)."""
-    operator, reason = " ".join(operator.split()), " ".join(reason.split())
-    for name, value in (("--operator", operator), ("--reason", reason)):
-        if not value:
-            fail(f"{name} est obligatoire et ne peut pas être vide.")
-        if len(value) > MAX_TEXT or not value.isprintable():
-            fail(f"{name} : {MAX_TEXT} caractères imprimables au plus.")
-    return f"par {operator} : {reason}"
-
-
 def _change(identifiants: tuple[str, ...], operator: str, reason: str, deactivate: bool) -> None:
-    detail = operator_detail(operator, reason)
+    detail = operators.detail(*checked(operator, reason))
     wanted = list(dict.fromkeys(i.strip() for i in identifiants if i.strip()))
-    session = db.new_session()
-    try:
+    with database() as session:
         found = register_procedures.ids_of(session, wanted)
         unknown = [i for i in wanted if i not in found]
         if unknown:
@@ -49,19 +34,13 @@ def _change(identifiants: tuple[str, ...], operator: str, reason: str, deactivat
         change = register_procedures.deactivate if deactivate else register_procedures.reactivate
         done = change(session, ids, detail)
         session.commit()
-    except SQLAlchemyError as exc:
-        session.rollback()
-        fail(database_problem(exc))
-    finally:
-        session.close()
     verb, already = ("désactivé(s)", "déjà désactivé(s)") if deactivate else ("rétabli(s)", "déjà actif(s)")
     click.echo(f"Électeurs {verb} : {number(len(done))} ; {already} : {number(len(ids) - len(done))}.")
 
 
 @group.command("deactivate")
 @click.argument("identifiants", nargs=-1, required=True, metavar="IDENTIFIANT…")
-@click.option("--operator", required=True, help="Qui agit (inscrit au journal d'audit).")
-@click.option("--reason", required=True, help="Pourquoi (inscrit au journal d'audit).")
+@operator_options
 def deactivate_command(identifiants: tuple[str, ...], operator: str, reason: str) -> None:
     """Désactive des électeurs : plus de connexion, de vote ni de réassort ; leurs sessions et liens cessent."""
     _change(identifiants, operator, reason, deactivate=True)
@@ -69,8 +48,7 @@ def deactivate_command(identifiants: tuple[str, ...], operator: str, reason: str
 
 @group.command("reactivate")
 @click.argument("identifiants", nargs=-1, required=True, metavar="IDENTIFIANT…")
-@click.option("--operator", required=True, help="Qui agit (inscrit au journal d'audit).")
-@click.option("--reason", required=True, help="Pourquoi (inscrit au journal d'audit).")
+@operator_options
 def reactivate_command(identifiants: tuple[str, ...], operator: str, reason: str) -> None:
     """Rétablit des électeurs désactivés (il leur faudra un nouveau lien : les anciens restent morts)."""
     _change(identifiants, operator, reason, deactivate=False)

@@ -12,12 +12,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from reassort.cli.audit import LABELS
-from reassort.cli.voters import database_problem, fail, group
+from reassort.cli.common import checked, database, fail, operator_options
+from reassort.cli.voters import group
 from reassort.procedures import helpdesk
-from reassort.web.extensions import db
 
 ZONE = ZoneInfo("Europe/Paris")
 
@@ -31,21 +30,6 @@ def when(epoch: int | float | dt.datetime | None) -> str:
     else:
         moment = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
     return moment.astimezone(ZONE).strftime("%d/%m/%Y à %H h %M")
-
-
-def operator_options(command):
-    command = click.option("--reason", required=True, metavar="MOTIF",
-                           help="Pourquoi (numéro de ticket, appel…) ; écrit dans le journal d'audit.")(command)
-    return click.option("--operator", required=True, metavar="NOM",
-                        help="Identifiant de l'opérateur qui agit ; écrit dans le journal d'audit.")(command)
-
-
-def _checked(operator: str, reason: str) -> tuple[str, str]:
-    try:
-        return helpdesk.check_operator(operator), helpdesk.check_reason(reason)
-    except helpdesk.Refused as refused:
-        fail(str(refused))
-        raise  # fail() ends the command; this line only tells type checkers so
 
 
 def _voter(session, ident: str):
@@ -87,14 +71,9 @@ def _print_state(found: helpdesk.VoterState) -> None:
 @operator_options
 def show(ident: str, operator: str, reason: str) -> None:
     """Affiche l'état d'un électeur (sans aucun secret) ; la consultation est journalisée."""
-    operator, reason = _checked(operator, reason)
-    session = db.new_session()
-    try:
+    operator, reason = checked(operator, reason)
+    with database() as session:
         found = helpdesk.show(session, _voter(session, ident), operator, reason)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
     _print_state(found)
 
 
@@ -103,16 +82,11 @@ def show(ident: str, operator: str, reason: str) -> None:
 @operator_options
 def unlock(ident: str, operator: str, reason: str) -> None:
     """Lève la suspension de la question défi d'un électeur et oublie ses réponses fausses."""
-    operator, reason = _checked(operator, reason)
-    session = db.new_session()
-    try:
+    operator, reason = checked(operator, reason)
+    with database() as session:
         voter = _voter(session, ident)
         identifiant = voter.identifiant
         lifted = helpdesk.unlock(session, voter.id, operator, reason)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
     if lifted:
         click.echo(f"Question défi de {identifiant} rouverte : suspension levée, réponses fausses oubliées.")
     else:
@@ -124,20 +98,21 @@ def unlock(ident: str, operator: str, reason: str) -> None:
 @operator_options
 def resend_activation(ident: str, operator: str, reason: str) -> None:
     """Renvoie un lien d'activation à l'adresse de référence (le seul valable désormais)."""
-    operator, reason = _checked(operator, reason)
-    session = db.new_session()
-    try:
+    operator, reason = checked(operator, reason)
+    with database() as session:
         voter = _voter(session, ident)
         identifiant, email = voter.identifiant, voter.email
         outcome, error = helpdesk.resend_activation(session, voter, operator, reason)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
     if outcome == helpdesk.SENT:
         click.echo(f"Lien d'activation envoyé à {email} ({identifiant}) ; les liens précédents ne valent plus.")
     elif outcome == helpdesk.ALREADY_ACTIVE:
         fail(f"Le compte de {identifiant} est déjà activé : rien n'a été envoyé. S'il a oublié son mot de "
              "passe, il suit la procédure « mot de passe oublié » du portail.")
+    elif outcome == helpdesk.DEACTIVATED:
+        fail(f"{identifiant} est désactivé (radié de la liste) : rien n'a été envoyé. « voters reactivate » "
+             "d'abord s'il doit voter.")
+    elif outcome == helpdesk.SEND_UNCERTAIN:
+        fail(f"Envoi incertain à {email} : {error}. Le relais n'a pas confirmé ; le lien, s'il arrive, est le "
+             "seul valable. Vérifiez avec l'électeur avant de renvoyer.")
     else:
         fail(f"Envoi impossible à {email} : {error}. Rien n'a changé ; réessayez plus tard.")

@@ -21,7 +21,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from reassort.cli.voters import fail, number
+from reassort.cli.common import fail, number
 
 group = AppGroup("integrity", help="Intégrité du logiciel déployé (scellement avant le scrutin).")
 

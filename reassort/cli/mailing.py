@@ -20,12 +20,9 @@ from flask import current_app
 
 from reassort import runtime
 from reassort.adapters import messaging
+from reassort.cli.common import number
 from reassort.procedures import accounts
 from reassort.procedures import activation_mailing as mailing
-
-
-def _number(n: int) -> str:
-    return f"{n:,}".replace(",", "\u00a0")
 
 
 class _Pace:
@@ -199,24 +196,24 @@ class Run:
         eta = ""
         if speed > 0 and self.total > done and not final:
             eta = f", fin estimée dans {_duration(int((self.total - done) / speed))}"
-        click.echo(f"\r{_number(self.sent)} / {_number(self.total)} envoyés, {speed:.0f}/s{eta}   ",
+        click.echo(f"\r{number(self.sent)} / {number(self.total)} envoyés, {speed:.0f}/s{eta}   ",
                    err=True, nl=final)
 
     # -- the end -------------------------------------------------------------------------------
 
     def report(self) -> None:
-        click.echo(f"Liens d'activation envoyés : {_number(self.sent)} ; échecs : {_number(self.failed)}.")
+        click.echo(f"Liens d'activation envoyés : {number(self.sent)} ; échecs : {number(self.failed)}.")
         if self.uncertain:
-            click.echo(f"Envois sans confirmation du relais : {_number(self.uncertain)} (peut-être partis : "
+            click.echo(f"Envois sans confirmation du relais : {number(self.uncertain)} (peut-être partis : "
                        "non renvoyés ; « --retry-interrupted » pour les renvoyer).", err=True)
         if self.left_interrupted:
-            click.echo(f"{_number(self.left_interrupted)} électeur(s) d'une exécution coupée net n'ont rien "
+            click.echo(f"{number(self.left_interrupted)} électeur(s) d'une exécution coupée net n'ont rien "
                        "reçu de nouveau (leur message est peut-être parti) ; « --retry-interrupted » pour "
                        "leur écrire.", err=True)
         resume = ("Relancez la même commande pour reprendre : les électeurs déjà prévenus ne recevront "
                   "rien de plus.")
         if self.stopped_by == "failures":
-            click.echo(f"Arrêt après {_number(self.in_a_row)} échecs de suite (dernier : {self.last_error}). "
+            click.echo(f"Arrêt après {number(self.in_a_row)} échecs de suite (dernier : {self.last_error}). "
                        "Vérifiez le relais SMTP (quota, panne), puis : " + resume, err=True)
             raise SystemExit(1)
         if self.stopped_by == "interrupt":

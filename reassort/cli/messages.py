@@ -23,7 +23,7 @@ from flask.cli import AppGroup
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.cli.voters import fail, number
+from reassort.cli.common import fail, number
 from reassort.procedures import links, notices, recovery
 from reassort.rules import contacts, tokens
 from reassort.web.extensions import db
@@ -157,7 +157,7 @@ def work(once: bool, interval: float) -> None:
         while not stopping["now"]:
             session = db.new_session()
             try:
-                sent, failed = notices.drain(session)
+                sent, failed = notices.drain(session, stop=lambda: stopping["now"])
             finally:
                 session.close()
             total_sent, total_failed = total_sent + sent, total_failed + failed

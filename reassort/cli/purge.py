@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from reassort import runtime
-from reassort.cli.voters import fail
+from reassort.cli.common import fail
 from reassort.procedures import audit, poll
 from reassort.storage.models import AuditEvent, CaptchaChallenge, Scrutin, Voter
 from reassort.web.extensions import db

@@ -13,7 +13,6 @@ Refused once the poll has closed.
 from __future__ import annotations
 
 import csv
-import re
 import sys
 
 import click
@@ -32,13 +31,11 @@ from reassort.cli.codes import (
     printable_code,
     put_in_place,
 )
-from reassort.cli.voters import fail, number
+from reassort.cli.common import checked, fail, number, operator_options
 from reassort.procedures import audit, poll, votegate
 from reassort.procedures.recovery import new_generation
+from reassort.rules import operators
 
-#: Who did it: a name or a staff identifier, never an e-mail address (the audit holds none).
-OPERATOR = re.compile(r"[^\W_][\w .'’()/-]{1,63}")
-REASON_MAX = 200
 #: Identifiants looked up per query.
 LOOKUP_BATCH = 500
 
@@ -58,25 +55,17 @@ class UnknownVoters(Exception):
               help="Identifiants, un par ligne (ou la première colonne d'un fichier de notices).")
 @click.option("--out", "out_path", required=True, metavar="FICHIER.csv",
               help="Fichier des nouvelles notices à créer ; jamais remplacé.")
-@click.option("--operator", required=True, metavar="NOM", help="Qui fait l'opération (consigné dans l'audit).")
-@click.option("--reason", required=True, metavar="MOTIF",
-              help="Pourquoi : lot perdu, mal imprimé… (consigné dans l'audit ; aucune donnée personnelle).")
+@operator_options
 def reissue(identifiants, from_file, out_path: str, operator: str, reason: str) -> None:
     """Donne un nouveau code aux électeurs nommés (lot de notices perdu ou mal imprimé) ; les anciens
     codes ne valent plus rien dès l'enregistrement."""
-    operator, reason = operator.strip(), " ".join(reason.split())
-    if not OPERATOR.fullmatch(operator):
-        fail("--operator : un nom ou un identifiant d'agent (lettres, chiffres, espaces, . ' - ( ) /), "
-             "64 caractères au plus, sans adresse électronique.")
-    if not 3 <= len(reason) <= REASON_MAX:
-        fail(f"--reason : indiquez le motif en 3 à {REASON_MAX} caractères.")
+    detail = operators.detail(*checked(operator, reason))
     wanted = _identifiants(identifiants, from_file)
     if not wanted:
         fail("Aucun identifiant : nommez les électeurs (IDENT…) ou donnez --from FICHIER.")
     if poll.has_closed():
         fail("Le scrutin est clos (ELECTION_CLOSES_AT) : aucun code n'a été réémis.")
     target = checked_target(out_path)
-    detail = f"opérateur : {operator} ; motif : {reason}"
     try:
         count, temporary = issue_to_temporary_file(target, lambda s, out: _write(s, out, wanted, detail))
     except UnknownVoters as unknown:

@@ -10,12 +10,10 @@ from __future__ import annotations
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import runtime
-from reassort.cli.voters import database_problem, fail
-from reassort.procedures import helpdesk, service
-from reassort.web.extensions import db
+from reassort.cli.common import checked_operator, database, fail, operator_option
+from reassort.procedures import service
 
 group = AppGroup("service", help="Suspendre ou rouvrir le service aux électeurs.")
 
@@ -24,58 +22,35 @@ def register(app: Flask) -> None:
     app.cli.add_command(group)
 
 
-def _operator(name: str) -> str:
-    try:
-        return helpdesk.check_operator(name)
-    except helpdesk.Refused as refused:
-        fail(str(refused))
-        raise
-
-
 @group.command("suspend")
 @click.option("--message", required=True, metavar="TEXTE",
               help="Message public affiché aux électeurs à la place des formulaires (500 caractères au plus).")
-@click.option("--operator", required=True, metavar="NOM", help="Qui suspend ; écrit dans le journal d'audit.")
+@operator_option
 def suspend(message: str, operator: str) -> None:
     """Affiche MESSAGE à la place des formulaires, sur chaque worker et chaque VM, jusqu'à « service resume »."""
-    operator = _operator(operator)
-    session = db.new_session()
-    try:
-        service.suspend(session, message, operator)
-    except ValueError as exc:
-        fail(f"--message : {exc}")
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
+    operator = checked_operator(operator)
+    with database() as session:
+        try:
+            service.suspend(session, message, operator)
+        except ValueError as exc:
+            fail(f"--message : {exc}")
     delay = runtime.setting("SUSPENSION_CHECK_SECONDS")
     click.echo(f"Service suspendu : chaque worker affiche le message d'ici {delay:g} s. "
                "« flask --app app service resume --operator … » pour rouvrir.")
 
 
 @group.command("resume")
-@click.option("--operator", required=True, metavar="NOM", help="Qui rouvre ; écrit dans le journal d'audit.")
+@operator_option
 def resume(operator: str) -> None:
     """Rouvre les formulaires aux électeurs."""
-    operator = _operator(operator)
-    session = db.new_session()
-    try:
-        service.resume(session, operator)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
+    with database() as session:
+        service.resume(session, checked_operator(operator))
     click.echo("Service rouvert.")
 
 
 @group.command("status")
 def status() -> None:
     """Dit si le service est suspendu, et avec quel message."""
-    session = db.new_session()
-    try:
+    with database() as session:
         state = service.read(session)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
     click.echo(f"Suspendu : « {state.message} »" if state.suspended else "Ouvert.")

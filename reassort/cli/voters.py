@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import importer, runtime
+from reassort.cli.common import database, database_problem, fail, number
 from reassort.web.extensions import db
 
 group = AppGroup("voters", help="Registre des électeurs.")
@@ -26,24 +27,6 @@ SHOWN_ERRORS = 200
 
 def register(app: Flask) -> None:
     app.cli.add_command(group)
-
-
-def fail(message: str) -> None:
-    """End the command with ``message`` on stderr and exit code 1."""
-    click.echo(message, err=True)
-    raise SystemExit(1)
-
-
-def database_problem(exc: SQLAlchemyError) -> str:
-    """A one-line French message for a database error (schema missing, server down…)."""
-    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    return ("Erreur de base de données : " + detail
-            + "\n(Le schéma est-il à jour ? Lancez « flask --app app db upgrade ».)")
-
-
-def number(n: int) -> str:
-    """``12 345``: French digit grouping (no-break space)."""
-    return f"{n:,}".replace(",", "\u00a0")
 
 
 @group.command("import")
@@ -169,13 +152,8 @@ def send_activation(resend: bool, connections: int, rate: float | None, stop_aft
     """
     from reassort.cli import mailing
 
-    session = db.new_session()
-    try:
+    with database() as session:
         run = mailing.Run(session, resend=resend, connections=connections, rate=rate, stop_after=stop_after,
                           retry_interrupted=retry_interrupted)
         run.go()
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
     run.report()

@@ -27,26 +27,12 @@ log = logging.getLogger("reassort")
 
 def change_password(s: Session, voter: Voter, current: str, new: str) -> int | None:
     """Replace the password if ``current`` is right: the voter's new session epoch, else ``None``."""
-    checked = voter.password_hash
-    if not accounts.check_secret(current, checked):
-        audit.record_now(s, "account_change_refused", voter.id, "password")
-        return None
-    epoch = s.execute(
-        update(Voter)
-        .where(Voter.id == voter.id, Voter.password_hash == checked)
-        .values(password_hash=accounts.hash_secret(new),
-                password_generation=tokens.fresh_generation(voter.password_generation),
-                session_epoch=Voter.session_epoch + 1)
-        .returning(Voter.session_epoch)
-        .execution_options(synchronize_session=False)).scalar()
-    if epoch is None:  # changed meanwhile by another request: what was typed is no longer current
-        s.rollback()
-        audit.record_now(s, "account_change_refused", voter.id, "password")
-        return None
-    audit.record(s, "password_changed", voter.id)
-    notices.enqueue(s, "password_changed", voter.id)
-    s.commit()
-    return int(epoch)
+    epoch = _change(s, voter, current, "password", password_hash=accounts.hash_secret(new),
+                    password_generation=tokens.fresh_generation(voter.password_generation),
+                    session_epoch=Voter.session_epoch + 1)
+    if epoch is not None:
+        _done(s, voter.id, "password_changed")
+    return epoch
 
 
 def change_challenge(s: Session, voter: Voter, current: str, question_id: str, answer: str) -> bool:
@@ -55,21 +41,35 @@ def change_challenge(s: Session, voter: Voter, current: str, question_id: str, a
     The challenge's failures and suspension stay as they are: a new answer is no way
     around a lock.
     """
+    done = _change(s, voter, current, "challenge", question_id=question_id,
+                   answer_hash=accounts.hash_secret(normalise_answer(answer)))
+    if done is not None:
+        _done(s, voter.id, "challenge_changed")
+    return done is not None
+
+
+def _change(s: Session, voter: Voter, current: str, what: str, **values) -> int | None:
+    """Write ``values`` if ``current`` is the right password: the session epoch after it, else ``None``.
+
+    One bcrypt check, then an UPDATE guarded by the hash that was checked: a change made
+    meanwhile by another request means that what was typed is no longer current.  A
+    refusal is audited (``account_change_refused``, with what was to change).
+    """
     checked = voter.password_hash
-    if not accounts.check_secret(current, checked):
-        audit.record_now(s, "account_change_refused", voter.id, "challenge")
-        return False
-    done = s.execute(
-        update(Voter)
-        .where(Voter.id == voter.id, Voter.password_hash == checked)
-        .values(question_id=question_id, answer_hash=accounts.hash_secret(normalise_answer(answer)))
-        .returning(Voter.id)
-        .execution_options(synchronize_session=False)).scalar()
-    if done is None:
+    epoch = None
+    if accounts.check_secret(current, checked):
+        epoch = s.execute(update(Voter).where(Voter.id == voter.id, Voter.password_hash == checked)
+                          .values(**values).returning(Voter.session_epoch)
+                          .execution_options(synchronize_session=False)).scalar()
+    if epoch is None:
         s.rollback()
-        audit.record_now(s, "account_change_refused", voter.id, "challenge")
-        return False
-    audit.record(s, "challenge_changed", voter.id)
-    notices.enqueue(s, "challenge_changed", voter.id)
+        audit.record_now(s, "account_change_refused", voter.id, what)
+        return None
+    return int(epoch)
+
+
+def _done(s: Session, voter_id: int, event: str) -> None:
+    """Audit the change and queue its notice to the address of record, with the change itself."""
+    audit.record(s, event, voter_id)
+    notices.enqueue(s, event, voter_id)
     s.commit()
-    return True

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import accounts, audit, links, notices, quotas, recovery
+from reassort.procedures import accounts, audit, links, notices, quotas, recovery, register
 from reassort.rules import tokens
 from reassort.storage.database import changed_rows
 from reassort.storage.models import Voter
@@ -78,7 +78,7 @@ def send_link(s: Session, voter_id: int | None) -> str:
     as it was.  Of two links sent at the same instant, the one recorded last works.
     """
     voter = s.get(Voter, voter_id) if voter_id is not None else None
-    if voter is None:
+    if voter is None or register.is_deactivated(voter):  # struck off: no link of any kind
         return NOBODY
     kind = RESET if voter.password_hash is not None else ACTIVATION
     now = runtime.now_int()
@@ -132,21 +132,17 @@ def voter_for_reset(s: Session, token: str | None) -> tuple[Voter, int] | None:
     ``used_or_superseded``: the generation moved, by a reset, a newer link or a password
     change); a missing or forged one only counted.  The page is the same whatever the reason.
     """
-    if not token:
-        audit.tally(s, "password_reset_link_invalid", "missing")
+    found = links.presented(s, tokens.PASSWORD_RESET, token, runtime.setting("PASSWORD_RESET_MAX_AGE"),
+                            "password_reset_link_invalid")
+    if found is None:
         return None
-    found = links.inspect(tokens.PASSWORD_RESET, token, runtime.setting("PASSWORD_RESET_MAX_AGE"))
-    claim = found.claim
-    voter = s.get(Voter, claim.voter_id) if claim is not None and claim.generation > 0 else None
-    if voter is None or claim is None:
-        audit.tally(s, "password_reset_link_invalid", "invalid")
-        return None
-    if voter.password_generation != claim.generation or voter.password_hash is None:
+    voter = found.voter
+    if voter.password_generation != found.generation or voter.password_hash is None:
         reason = "used_or_superseded"
     elif found.expired:
         reason = "expired"
     else:
-        return voter, claim.generation
+        return voter, found.generation
     audit.record_now(s, "password_reset_link_invalid", voter.id, reason)
     return None
 

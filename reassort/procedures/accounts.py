@@ -133,18 +133,14 @@ def voter_for_activation(s: Session, token: str) -> Voter | None:
     A refused token whose signature is genuine is audited with its voter and why
     (expired, used, superseded); anything else is only counted (``audit.tally``).
     """
-    found = links.inspect(tokens.ACTIVATION, token, runtime.setting("ACTIVATION_LINK_MAX_AGE"))
-    claim = found.claim
-    voter = s.get(Voter, claim.voter_id) if claim is not None and claim.generation > 0 else None
-    if voter is None or claim is None:
-        audit.tally(s, "activation_link_invalid", "invalid")
+    found = links.presented(s, tokens.ACTIVATION, token, runtime.setting("ACTIVATION_LINK_MAX_AGE"),
+                            "activation_link_invalid")
+    if found is None:
         return None
-    if found.expired or voter.activation_generation != claim.generation:
+    voter = found.voter
+    if found.expired or voter.activation_generation != found.generation:
         reason = "expired" if found.expired else "used" if voter.password_hash else "superseded"
         audit.record_now(s, "activation_link_invalid", voter.id, reason)
-        return None
-    if register.is_deactivated(voter):
-        audit.record_now(s, "activation_link_invalid", voter.id, "deactivated")
         return None
     return voter
 

@@ -94,8 +94,29 @@ def is_placeholder(item: Claimed) -> bool:
     return isinstance(item.voter, _Skipped)
 
 
-def confirm(s: Session, sent: list[Claimed]) -> None:
-    """The relay accepted these voters' mails: sent, claim cleared, audited; committed."""
+def claim_one(s: Session, voter_id: int) -> Claimed | None:
+    """Claim one voter not yet activated nor struck off (the help desk's resend), committed; else ``None``.
+
+    A claim by a mass run in flight is overridden: its mail, if it leaves, names an older
+    generation and is dead; this one is the only valid link.
+    """
+    generation = s.scalar(
+        update(Voter).where(Voter.id == voter_id, Voter.password_hash.is_(None), Voter.deactivated_at.is_(None))
+        .values(activation_generation=Voter.activation_generation + 1, activation_claimed_at=runtime.now_int())
+        .returning(Voter.activation_generation).execution_options(synchronize_session=False))
+    s.commit()
+    if generation is None:
+        return None
+    voter = s.scalars(select(Voter).where(Voter.id == voter_id).execution_options(populate_existing=True)).one()
+    return Claimed(voter, int(generation))
+
+
+def confirm(s: Session, sent: list[Claimed], audited: bool = True) -> None:
+    """The relay accepted these voters' mails: sent, claim cleared, audited; committed.
+
+    ``audited=False``: the mail may have arrived (no answer from the relay); its link is
+    kept and the claim cleared, but no ``activation_sent`` is written.
+    """
     if not sent:
         return
     # One statement for the batch (an UPDATE per voter made the main thread the bottleneck).
@@ -103,8 +124,9 @@ def confirm(s: Session, sent: list[Claimed]) -> None:
         update(VOTERS).where(VOTERS.c.id == bindparam("vid"), VOTERS.c.activation_generation == bindparam("gen"))
         .values(activation_sent_at=runtime.now_int(), activation_claimed_at=None),
         [{"vid": item.voter.id, "gen": item.generation} for item in sent])
-    for item in sent:
-        audit.record(s, "activation_sent", item.voter.id)
+    if audited:
+        for item in sent:
+            audit.record(s, "activation_sent", item.voter.id)
     s.commit()
 
 

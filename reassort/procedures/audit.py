@@ -74,7 +74,8 @@ def record_many(db: Session | Connection, event: str, voter_ids: Iterable[int | 
                 detail: str | None = None) -> None:
     """One event per voter in ``voter_ids`` (``None``: no voter), in one statement; the caller commits.
 
-    For bulk operations and for a bare ``Connection`` (the import).
+    For bulk operations and for a bare ``Connection`` (the import, whose one summary
+    event is then not counted in the metrics: the CLI is no worker that exports them).
     """
     if event not in EVENTS:
         raise ValueError(f"événement d'audit inconnu : {event!r}")
@@ -83,6 +84,9 @@ def record_many(db: Session | Connection, event: str, voter_ids: Iterable[int | 
             for voter_id in voter_ids]
     if rows:
         db.execute(insert(cast(Table, AuditEvent.__table__)), rows)
+        if isinstance(db, Session):  # counted at commit, as ``record`` does (a bare Connection has no hook)
+            for _ in rows:
+                audit_metrics.note(db, event, detail)
 
 
 def record_now(session: Session, event: str, voter_id: int | None = None, detail: str | None = None) -> None:

@@ -3,14 +3,12 @@
 Each action is audited with the operator's name and reason (``helpdesk_*`` events).
 Nothing here reads or writes a secret: the state says *whether* a code was issued and
 when, never the code nor its digest, and there is no action that sets a code
-(a voter whose code is lost uses the réassort, or ``codes reissue``).  The reason is
-free text, so it is refused when it looks like an address or a phone number: the
-audit trail must never hold one.
+(a voter whose code is lost uses the réassort, or ``codes reissue``).  The operator
+and the reason are checked by the command (``reassort.rules.operators``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select, update
@@ -18,49 +16,19 @@ from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import accounts, audit
+from reassort.procedures import accounts, audit, register
+from reassort.procedures import activation_mailing as mailing
+from reassort.rules.operators import detail
 from reassort.storage.database import changed_rows
 from reassort.storage.models import AuditEvent, Voter
 
-OPERATOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,63}")
-MAX_REASON = 200
-#: What the audit trail must never hold: an e-mail address, a NUMEN, or a run of 9 digits or
-#: more written with or without separators (a phone number, a NIR).
-_PERSONAL = re.compile(r"@|%40|\d{2}\s*[a-z]\s*\d{7}\s*[a-z]{3}|\+?\d(?:[\s./-]?\d){8,}", re.IGNORECASE)
 RECENT_EVENTS = 10
 
 SENT = "sent"
 ALREADY_ACTIVE = "already_active"
+DEACTIVATED = "deactivated"
 SEND_FAILED = "send_failed"
-
-
-class Refused(ValueError):
-    """An operator's input that cannot be used; the message says why (French)."""
-
-
-def check_operator(name: str) -> str:
-    name = (name or "").strip()
-    if not OPERATOR.fullmatch(name):
-        raise Refused("--operator : un identifiant d'opérateur (lettres, chiffres, « . », « _ », « - », "
-                      "2 à 64 caractères), par exemple « m.durand »")
-    return name
-
-
-def check_reason(text: str) -> str:
-    text = " ".join((text or "").split())
-    if not text:
-        raise Refused("--reason : le motif est obligatoire (par exemple « appel 2026-118 »)")
-    if len(text) > MAX_REASON or any(not c.isprintable() for c in text):
-        raise Refused(f"--reason : {MAX_REASON} caractères imprimables au plus")
-    if _PERSONAL.search(text):
-        raise Refused("--reason : ni adresse électronique ni numéro (téléphone, NIR, NUMEN) dans le motif, "
-                      "il est écrit dans le journal d'audit ; donnez plutôt un numéro de ticket court")
-    return text
-
-
-def detail(operator: str, reason: str, outcome: str | None = None) -> str:
-    """The audit detail of a help-desk action."""
-    return f"operateur={operator} motif={reason}" + (f" resultat={outcome}" if outcome else "")
+SEND_UNCERTAIN = "send_uncertain"
 
 
 def find(s: Session, ident: str) -> Voter | None:
@@ -139,38 +107,37 @@ def unlock(s: Session, voter_id: int, operator: str, reason: str) -> bool:
 def resend_activation(s: Session, voter: Voter, operator: str, reason: str) -> tuple[str, str]:
     """Mail the voter a new activation link (the only valid one from now on): ``(outcome, error text)``.
 
-    As ``voters send-activation``: the generation moves only after the relay accepted
-    the mail, by a compare-and-swap; a failed send changes nothing.
+    The same steps as ``voters send-activation`` (``activation_mailing``), for one voter:
+    the link is recorded as the current one before it leaves, given back if the relay
+    refused it, kept if it may have arrived (a delivered link always works).  Nothing is
+    sent to an activated account, nor to a voter struck off the register.
     """
-    if voter.password_hash is not None:
-        audit.record(s, "helpdesk_resend_activation", voter.id, detail(operator, reason, "deja_active"))
-        s.commit()
-        return ALREADY_ACTIVE, ""
-    generation = voter.activation_generation + 1
-    days = runtime.setting("ACTIVATION_LINK_MAX_AGE") // 86400
-    message = messaging.render_email("activation", voter.email, voter=voter,
-                                     link=accounts.activation_link(voter.id, generation), days=days)
     voter_id = voter.id
+    claimed = None if voter.password_hash is not None else mailing.claim_one(s, voter_id)
+    if claimed is None:  # activated or struck off, before or meanwhile
+        outcome = DEACTIVATED if register.is_deactivated(s.get(Voter, voter_id)) else ALREADY_ACTIVE
+        return _resent(s, voter_id, operator, reason, outcome), ""
+    days = runtime.setting("ACTIVATION_LINK_MAX_AGE") // 86400
+    message = messaging.render_email("activation", claimed.voter.email, voter=claimed.voter,
+                                     link=accounts.activation_link(voter_id, claimed.generation), days=days)
     try:
         messaging.send_email(message)
     except messaging.DeliveryError as exc:
-        s.rollback()
-        audit.record_now(s, "helpdesk_resend_activation", voter_id, detail(operator, reason, "echec_envoi"))
-        return SEND_FAILED, str(exc)
-    done = s.execute(update(Voter)
-                     .where(Voter.id == voter_id, Voter.activation_generation == generation - 1,
-                            Voter.password_hash.is_(None))
-                     .values(activation_generation=generation, activation_sent_at=runtime.now_int())
-                     .execution_options(synchronize_session=False))
-    if changed_rows(done) != 1:
-        # Activated (or mailed by someone else) meanwhile: void the link just sent.
-        s.execute(update(Voter).where(Voter.id == voter_id)
-                  .values(activation_generation=Voter.activation_generation + 1)
-                  .execution_options(synchronize_session=False))
-        audit.record(s, "helpdesk_resend_activation", voter_id, detail(operator, reason, "deja_active"))
-        s.commit()
-        return ALREADY_ACTIVE, ""
-    audit.record(s, "activation_sent", voter_id)
-    audit.record(s, "helpdesk_resend_activation", voter_id, detail(operator, reason, "envoye"))
+        if exc.maybe_delivered:
+            mailing.confirm(s, [claimed], audited=False)
+            return _resent(s, voter_id, operator, reason, SEND_UNCERTAIN), str(exc)
+        mailing.give_back(s, [claimed])
+        return _resent(s, voter_id, operator, reason, SEND_FAILED), str(exc)
+    mailing.confirm(s, [claimed])
+    return _resent(s, voter_id, operator, reason, SENT), ""
+
+
+#: How the audit detail names each outcome (``resultat=``).
+RESULTS = {SENT: "envoye", ALREADY_ACTIVE: "deja_active", DEACTIVATED: "desactive", SEND_FAILED: "echec_envoi",
+           SEND_UNCERTAIN: "envoi_incertain"}
+
+
+def _resent(s: Session, voter_id: int, operator: str, reason: str, outcome: str) -> str:
+    audit.record(s, "helpdesk_resend_activation", voter_id, detail(operator, reason, RESULTS[outcome]))
     s.commit()
-    return SENT, ""
+    return outcome

@@ -25,6 +25,7 @@ destination a voter typed is never written anywhere (SEC-20).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -114,14 +115,31 @@ def send_one(s: Session, row: OutgoingMessage) -> bool:
     return True
 
 
-def drain(s: Session, limit: int | None = None) -> tuple[int, int]:
-    """Send every due notice (at most ``limit``): ``(sent, failed)``."""
+def release(s: Session, rows: list[OutgoingMessage]) -> None:
+    """Give claimed rows back unsent (the sender is stopping): due again at once, the attempt not counted."""
+    if rows:
+        s.execute(update(OutgoingMessage).where(OutgoingMessage.id.in_([row.id for row in rows]))
+                  .values(claimed_until=0, attempts=OutgoingMessage.attempts - 1)
+                  .execution_options(synchronize_session=False))
+        s.commit()
+
+
+def drain(s: Session, limit: int | None = None, stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
+    """Send every due notice (at most ``limit``): ``(sent, failed)``.
+
+    ``stop()`` is asked before each notice: once it says so, the rows claimed and not
+    sent are given back (``release``) and the drain ends — a sender asked to stop
+    (SIGTERM) finishes the notice in hand, not the whole queue.
+    """
     sent = failed = 0
-    while limit is None or sent + failed < limit:
+    while (limit is None or sent + failed < limit) and not stop():
         rows = claim(s, BATCH if limit is None else min(BATCH, limit - sent - failed))
         if not rows:
             break
-        for row in rows:
+        for n, row in enumerate(rows):
+            if stop():
+                release(s, rows[n:])
+                break
             if send_one(s, row):
                 sent += 1
             else:

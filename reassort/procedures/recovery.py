@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from reassort import runtime
 from reassort.adapters import messaging
-from reassort.procedures import accounts, audit, links, notices, quotas, register, sending, votegate
+from reassort.procedures import accounts, audit, links, notices, quotas, sending, votegate
 from reassort.rules import codes, identifiers, throttle, tokens
 from reassort.rules.hashing import digest_equal, normalise_answer
 from reassort.storage.database import changed_rows
@@ -193,25 +193,16 @@ def voter_for_link(s: Session, token: str | None) -> tuple[Voter, int] | None:
     ``used``, ``superseded``); a missing or forged one only counted (SPEC §2).  The
     caller shows the same page whatever the reason (SEC-03).
     """
-    if not token:
-        audit.tally(s, "link_invalid", "missing")
+    found = links.presented(s, tokens.REISSUE, token, runtime.setting("REISSUE_LINK_MAX_AGE"), "link_invalid")
+    if found is None:
         return None
-    found = links.inspect(tokens.REISSUE, token, runtime.setting("REISSUE_LINK_MAX_AGE"))
-    claim = found.claim
-    # Generation 0 was every voter's start before generations began at random: never a link's.
-    voter = s.get(Voter, claim.voter_id) if claim is not None and claim.generation > 0 else None
-    if voter is None or claim is None:
-        audit.tally(s, "link_invalid", "invalid")
-        return None
-    if register.is_deactivated(voter):
-        audit.record_now(s, "link_invalid", voter.id, "deactivated")
-        return None
-    if voter.link_generation != claim.generation:
-        reason = "used" if voter.link_used_generation == claim.generation else "superseded"
+    voter = found.voter
+    if voter.link_generation != found.generation:
+        reason = "used" if voter.link_used_generation == found.generation else "superseded"
     elif found.expired:
         reason = "expired"
     else:
-        return voter, claim.generation
+        return voter, found.generation
     audit.record_now(s, "link_invalid", voter.id, reason)
     return None
 

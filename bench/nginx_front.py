@@ -1,0 +1,100 @@
+"""nginx in front of a bench's gunicorn, with the deploy sample's proxy snippet as it ships.
+
+``deploy/nginx-reassort-proxy.conf`` is included unchanged (the headers the app trusts,
+``X-Request-Start`` for the shedding, the timeouts shorter than the worker's); the site
+around it is reduced to what a load test needs: plain HTTP on a loopback port (no TLS, no
+``limit_req``: one address sends everything), an upstream with keep-alive as in the sample.
+The binary: ``REASSORT_TEST_NGINX``, ``nginx`` on ``PATH``, ``/usr/sbin/nginx``, or the copy
+``scripts/test`` unpacks under ``.venv/nginx``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+from bench import procs
+
+SNIPPET = os.path.join(procs.ROOT, "deploy", "nginx-reassort-proxy.conf")
+
+
+def binary() -> str | None:
+    for candidate in (os.environ.get("REASSORT_TEST_NGINX"), shutil.which("nginx"), "/usr/sbin/nginx",
+                      os.path.join(procs.ROOT, ".venv", "nginx", "usr", "sbin", "nginx")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def version(path: str) -> str:
+    try:
+        done = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "nginx"
+    return (done.stderr or done.stdout).strip().removeprefix("nginx version: ") or "nginx"
+
+
+class Front:
+    """``start()`` → nginx listening on ``address``, proxying to ``upstream_port``; ``stop()``."""
+
+    def __init__(self, path: str, workdir: str, upstream_port: int, log_path: str):
+        self.binary, self.prefix, self.log_path = path, os.path.join(workdir, "nginx"), log_path
+        self.port = procs.free_port()
+        self.address = ("127.0.0.1", self.port)
+        self.version = version(path)
+        os.makedirs(self.prefix, exist_ok=True)
+        temp_paths = "\n".join(f"    {kind}_temp_path {self.prefix}/{kind};"
+                               for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        with open(os.path.join(self.prefix, "nginx.conf"), "w", encoding="utf-8") as fh:
+            fh.write(f"""daemon off;
+{'user root;' if os.geteuid() == 0 else ''}
+worker_processes 1;
+pid {self.prefix}/nginx.pid;
+error_log {log_path} warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+{temp_paths}
+    upstream reassort_app {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{self.port} backlog=4096;
+        location / {{
+            include {SNIPPET};
+            proxy_pass http://reassort_app;
+        }}
+    }}
+}}
+""")
+        self.process: subprocess.Popen | None = None
+
+    def _command(self, *extra: str) -> list[str]:
+        return [self.binary, "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"), "-e", self.log_path,
+                *extra]
+
+    def start(self) -> Front:
+        checked = subprocess.run(self._command("-t"), capture_output=True, text=True, timeout=30)
+        if checked.returncode != 0:
+            raise RuntimeError("nginx -t : " + checked.stderr.strip())
+        self.process = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(self.address, timeout=1).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"nginx s'est arrêté (voir {self.log_path})") from None
+                time.sleep(0.05)
+        raise RuntimeError("nginx pas prêt en 10 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)

@@ -75,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
     outgoing.init_app(app)
     views.init_app(app)
     cli.init_app(app)
+    admission.install_fast_shed(app)  # last: the outermost layer, before Flask itself
     logging.getLogger("reassort").setLevel(app.config["LOG_LEVEL"])
     return app
 

@@ -52,9 +52,10 @@ class Front:
             fh.write(f"""daemon off;
 {'user root;' if os.geteuid() == 0 else ''}
 worker_processes 1;
+worker_rlimit_nofile 20000;
 pid {self.prefix}/nginx.pid;
 error_log {log_path} warn;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 9000; }}
 http {{
     access_log off;
 {temp_paths}

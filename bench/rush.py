@@ -32,6 +32,7 @@ says the load at the start and the end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -62,42 +63,61 @@ class OpenLoop:
 
 
 def open_loop(address, requests: list[bytes], check, rate: float, seconds: float, patience: float) -> OpenLoop:
-    """Send ``requests`` at ``rate`` per second for ``seconds``; each waits ``patience`` at most."""
-    result = OpenLoop(offered=rate, seconds=seconds)
-    lock = threading.Lock()
-    count = min(len(requests), int(rate * seconds))
-    start = time.perf_counter() + 0.2
+    """Send ``requests`` at ``rate`` per second for ``seconds``; each waits ``patience`` at most.
 
-    def one(i: int) -> None:
+    One asyncio loop, one connection per request: arrivals never wait for answers (a pool of
+    threads would cap the requests in flight, and the arrivals behind them would queue in the
+    generator, not in the server).  A loop falling behind shows as latency: it counts from
+    each request's scheduled arrival.
+    """
+    return asyncio.run(_open_loop(address, requests, check, rate, seconds, patience))
+
+
+async def _exchange(address, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await reader.read()  # until the server closes (the requests say « Connection: close »)
+    finally:
+        writer.close()
+
+
+async def _open_loop(address, requests: list[bytes], check, rate: float, seconds: float,
+                     patience: float) -> OpenLoop:
+    result = OpenLoop(offered=rate, seconds=seconds)
+    count = min(len(requests), int(rate * seconds))
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.2
+
+    async def one(i: int) -> None:
         due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        kind = "late"
         try:
-            data = loadgen.send(address, requests[i], timeout=max(0.05, due + patience - time.perf_counter()))
+            data = await asyncio.wait_for(_exchange(address, requests[i]),
+                                          timeout=max(0.05, due + patience - loop.time()))
+            took = loop.time() - due
             answer = loadgen.parse_response(data)
-            took = time.perf_counter() - due
             if answer.status == 503 and BUSY in answer.body:
                 kind = "shed"
             elif check(answer.status, answer.headers, answer.body) and took <= patience:
                 kind = "served"
-            else:
-                kind = f"HTTP {answer.status}" if took <= patience else "late"
-        except OSError:
-            kind, took = "late", patience
-        with lock:
-            result.sent += 1
-            if kind == "served":
-                result.served.append(took)
-            elif kind == "shed":
-                result.shed.append(took)
-            elif kind == "late":
-                result.late += 1
-            else:
-                result.errors[kind] = result.errors.get(kind, 0) + 1
+            elif took <= patience:
+                kind = f"HTTP {answer.status}"
+        except (OSError, TimeoutError, ValueError, IndexError):  # refused, reset, given up, cut short
+            took = patience
+        result.sent += 1
+        if kind == "served":
+            result.served.append(took)
+        elif kind == "shed":
+            result.shed.append(took)
+        elif kind == "late":
+            result.late += 1
+        else:
+            result.errors[kind] = result.errors.get(kind, 0) + 1
 
-    with ThreadPoolExecutor(max_workers=400) as pool:
-        list(pool.map(one, range(count)))
+    await asyncio.gather(*(one(i) for i in range(count)))
     return result
 
 

@@ -238,6 +238,28 @@ def test_a_request_that_waited_too_long_is_shed_at_once_and_touches_nothing(app,
     assert client.post("/vote", data={"code": CODE, "csrf_token": token}, headers=fresh).status_code == 302
 
 
+def test_a_request_too_old_is_answered_before_flask_runs(app, clock):
+    # At 5× the capacity of POST /vote the shed answers must cost far less than a vote.
+    outer = app.wsgi_app
+    calls = []
+    inner = outer.wsgi_app
+    outer.wsgi_app = lambda environ, start_response: calls.append(environ["PATH_INFO"]) or inner(environ,
+                                                                                               start_response)
+    old = {"X-Request-Start": f"t={clock() - 5:.3f}"}
+    shed_before = shed_total("overload")
+    for _ in range(2):  # rendered once, then the copy
+        response = app.test_client().post("/vote", headers=old)
+        assert response.status_code == 503 and BUSY in page_text(response)
+        assert response.headers["Retry-After"] == "10" and response.headers["Cache-Control"] == "no-store"
+        assert "max-age" in response.headers["Strict-Transport-Security"]
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert calls == [] and shed_total("overload") == shed_before + 2
+    # The probes are never shed; a fresh request goes through.
+    assert app.test_client().get("/healthz", headers=old).status_code == 200
+    assert app.test_client().get("/connexion").status_code == 200
+    assert calls == ["/healthz", "/connexion"]
+
+
 @pytest.mark.parametrize("value, expected", [
     ("t=1733040000.123", 1733040000.123), ("t=1733040000123", 1733040000.123),
     ("t=1733040000123456", 1733040000.123456), ("1733040000", 1733040000.0),

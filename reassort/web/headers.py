@@ -14,15 +14,19 @@ NO_STORE_PREFIXES = ("/reassort", "/activation", "/vote", "/espace-de-vote", "/c
 def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response):
-        h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h["Referrer-Policy"] = "no-referrer"
-        h["X-Content-Type-Options"] = "nosniff"
-        h["X-Frame-Options"] = "DENY"
-        h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        h["Cross-Origin-Opener-Policy"] = "same-origin"
-        if request.path.startswith(NO_STORE_PREFIXES) or request.path == "/":
-            h["Cache-Control"] = "no-store"
-            h["Pragma"] = "no-cache"
+        apply(response.headers, request.path)
         return response
+
+
+def apply(h, path: str) -> None:
+    """Set the headers of every response on ``h`` (a response's ``Headers``)."""
+    h.setdefault("Content-Security-Policy", CSP)
+    h["Referrer-Policy"] = "no-referrer"
+    h["X-Content-Type-Options"] = "nosniff"
+    h["X-Frame-Options"] = "DENY"
+    h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    if path.startswith(NO_STORE_PREFIXES) or path == "/":
+        h["Cache-Control"] = "no-store"
+        h["Pragma"] = "no-cache"

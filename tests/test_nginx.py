@@ -18,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -30,7 +31,7 @@ DEPLOY = os.path.join(ROOT, "deploy")
 ERRORS = os.path.join(ROOT, "static", "errors")
 SITE = os.path.join(DEPLOY, "nginx-reassort.conf")
 SNIPPET = os.path.join(DEPLOY, "nginx-reassort-proxy.conf")
-TITLES = {502: "Service momentanément indisponible", 503: "Service en maintenance",
+TITLES = {429: "Service très sollicité", 502: "Service momentanément indisponible", 503: "Service en maintenance",
           504: "Le service a mis trop de temps à répondre"}
 
 
@@ -60,7 +61,7 @@ def test_nginx_gives_up_before_gunicorn_kills_the_worker():
 
 def test_nginx_sample_maps_its_own_errors_to_the_french_pages():
     site = read(SITE)
-    for status in (502, 503, 504):
+    for status in (429, 502, 503, 504):
         assert re.search(rf"^\s*error_page {status} /erreurs/{status}\.html;", site, re.MULTILINE), status
         assert os.path.isfile(os.path.join(ERRORS, f"{status}.html"))
     assert "alias /opt/reassort/app/static/errors/;" in site
@@ -95,7 +96,7 @@ class _Page(html.parser.HTMLParser):
         self.text.append(data)
 
 
-@pytest.mark.parametrize("status", [502, 503, 504])
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
 def test_nginx_error_pages_are_french_accessible_and_self_contained(status):
     page = _Page()
     page.feed(read(os.path.join(ERRORS, f"{status}.html")))
@@ -157,7 +158,7 @@ daemon off;
 worker_processes 1;
 pid {tmp_path}/nginx.pid;
 error_log {tmp_path}/error.log warn;
-events {{ worker_connections 64; }}
+events {{ worker_connections 512; }}
 http {{
     {f'include {mime};' if mime else 'types {{ text/html html; text/css css; }}'}
 {temp_paths}
@@ -253,3 +254,31 @@ def test_nginx_maintenance_switch_answers_the_french_503_page(tmp_path):
         assert_french_page(nginx.get("/"), 503)
         nginx.maintenance.unlink()
         assert nginx.get("/").status_code == 502  # back to the (here absent) app
+
+
+def inflight_limit() -> int:
+    return int(re.search(r"^\s*limit_conn reassort_inflight (\d+);", read(SITE), re.MULTILINE).group(1))
+
+
+def test_nginx_answers_the_french_429_page_at_once_beyond_the_requests_in_flight(tmp_path):
+    # The app holds every request (stuck): once the sample's limit is in flight, the next
+    # voter gets the French page from nginx at once; a bcrypt POST is not counted there.
+    limit = inflight_limit()
+    with Silent() as stuck, Nginx(tmp_path, stuck.port, read_timeout=3) as nginx:
+        with ThreadPoolExecutor(max_workers=limit) as pool:
+            held = [pool.submit(nginx.get, f"/vote?n={n}") for n in range(limit)]
+            deadline = time.monotonic() + 10
+            while len(stuck.held) < limit and time.monotonic() < deadline:  # a real server: no clock to inject
+                time.sleep(0.02)
+            assert len(stuck.held) == limit
+            refused = nginx.get("/vote")
+            assert_french_page(refused, 429)
+            assert refused.headers["Retry-After"] == "10" and refused.elapsed.total_seconds() < 1
+            with ThreadPoolExecutor(max_workers=1) as other:
+                login = other.submit(requests.post, f"https://127.0.0.1:{nginx.port}/connexion",
+                                     data={"email": "x"}, verify=str(nginx.ca.ca_file), timeout=30)
+                while len(stuck.held) < limit + 1 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert len(stuck.held) == limit + 1  # reached the (stuck) app while the limit was full
+                assert login.result().status_code == 504
+            assert [f.result().status_code for f in held] == [504] * limit

@@ -1,8 +1,10 @@
-"""nginx in front of a bench's gunicorn, with the deploy sample's proxy snippet as it ships.
+"""nginx in front of a bench's gunicorn, with the deploy sample's proxy settings as they ship.
 
 ``deploy/nginx-reassort-proxy.conf`` is included unchanged (the headers the app trusts,
-``X-Request-Start`` for the shedding, the timeouts shorter than the worker's); the site
-around it is reduced to what a load test needs: plain HTTP on a loopback port (no TLS, no
+``X-Request-Start`` for the shedding, the timeouts shorter than the worker's), and the
+site's bound on the requests in flight is copied from ``deploy/nginx-reassort.conf`` (its
+``map``, ``limit_conn_zone``, ``limit_conn`` and French 429 page); the rest of the site is
+reduced to what a load test needs: plain HTTP on a loopback port (no TLS, no per-address
 ``limit_req``: one address sends everything), an upstream with keep-alive as in the sample.
 The binary: ``REASSORT_TEST_NGINX``, ``nginx`` on ``PATH``, ``/usr/sbin/nginx``, or the copy
 ``scripts/test`` unpacks under ``.venv/nginx``.
@@ -11,6 +13,7 @@ The binary: ``REASSORT_TEST_NGINX``, ``nginx`` on ``PATH``, ``/usr/sbin/nginx``,
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +22,18 @@ import time
 from bench import procs
 
 SNIPPET = os.path.join(procs.ROOT, "deploy", "nginx-reassort-proxy.conf")
+SITE = os.path.join(procs.ROOT, "deploy", "nginx-reassort.conf")
+ERRORS = os.path.join(procs.ROOT, "static", "errors") + "/"
+
+
+def inflight_bound() -> tuple[str, str]:
+    """The sample's bound on requests in flight: (http-level lines, the ``limit_conn`` line)."""
+    with open(SITE, encoding="utf-8") as fh:
+        site = fh.read()
+    http = [re.search(r'^map "\$request_method\$uri" \$reassort_inflight_key \{.*?^\}', site, re.M | re.S).group(0),
+            re.search(r"^limit_conn_zone .*;$", site, re.M).group(0),
+            re.search(r"^limit_conn_status .*;$", site, re.M).group(0)]
+    return "\n".join(http), re.search(r"^\s*(limit_conn reassort_inflight \d+;)", site, re.M).group(1)
 
 
 def binary() -> str | None:
@@ -46,6 +61,8 @@ class Front:
         self.address = ("127.0.0.1", self.port)
         self.version = version(path)
         os.makedirs(self.prefix, exist_ok=True)
+        bound_http, bound = inflight_bound()
+        self.bound = bound
         temp_paths = "\n".join(f"    {kind}_temp_path {self.prefix}/{kind};"
                                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         with open(os.path.join(self.prefix, "nginx.conf"), "w", encoding="utf-8") as fh:
@@ -59,13 +76,21 @@ events {{ worker_connections 9000; }}
 http {{
     access_log off;
 {temp_paths}
+{bound_http}
     upstream reassort_app {{
         server 127.0.0.1:{upstream_port};
         keepalive 16;
     }}
     server {{
         listen 127.0.0.1:{self.port} backlog=4096;
+        error_page 429 /erreurs/429.html;
+        location ^~ /erreurs/ {{
+            internal;
+            alias {ERRORS};
+            add_header Retry-After "10" always;
+        }}
         location / {{
+            {bound}
             include {SNIPPET};
             proxy_pass http://reassort_app;
         }}

@@ -99,7 +99,7 @@ async def _open_loop(address, requests: list[bytes], check, rate: float, seconds
                                           timeout=max(0.05, due + patience - loop.time()))
             took = loop.time() - due
             answer = loadgen.parse_response(data)
-            if answer.status == 503 and BUSY in answer.body:
+            if answer.status in (429, 503) and BUSY in answer.body:  # nginx's bound, or the app's shedding
                 kind = "shed"
             elif check(answer.status, answer.headers, answer.body) and took <= patience:
                 kind = "served"
@@ -235,7 +235,7 @@ class Rush(HttpBench):
         base = summarise("vote", 1, capacity, open_loop(self.address, alone, check, rate,
                                                         self.args.rush_seconds, self.args.patience))
         again, check = self.requests_for("vote", int(rate * self.args.rush_seconds) + 10)
-        side: dict = {"links": [], "regen_shown": 0, "regen_sent": 0}
+        side: dict = {"links": [], "regen_shown": 0, "regen_sent": 0, "regen_unshown": []}
         stop = threading.Event()
         threading.Thread(target=self._reassorts, args=(stop, side), daemon=True).start()
         busy = summarise("vote", 1, capacity, open_loop(self.address, again, check, rate,
@@ -245,7 +245,20 @@ class Rush(HttpBench):
         dead = sum(1 for link in self.smtp.handler.links() if not self._link_works(link))
         return {"baseline": base, "with_slow_providers": busy, "links_delivered": len(self.smtp.handler.links()),
                 "links_dead": dead, "regenerations_sent": side["regen_sent"],
-                "regenerations_shown": side["regen_shown"]}
+                "regenerations_shown": side["regen_shown"],
+                "regenerations_changed_not_shown": self._changed(side["regen_unshown"])}
+
+    def _changed(self, voter_ids: list[int]) -> int:
+        """Of these voters (their regeneration showed no code), how many had their code changed all the same."""
+        from sqlalchemy import func, select
+
+        from reassort.storage.models import Voter
+        from reassort.web.extensions import db
+        if not voter_ids:
+            return 0
+        with self.app.app_context():
+            with db.new_session() as s:  # the link named generation 1: a regeneration moves it
+                return int(s.scalar(select(func.count()).where(Voter.id.in_(voter_ids), Voter.link_generation != 1)))
 
     def _reassorts(self, stop: threading.Event, side: dict) -> None:
         """Voters asking for links (one SMS, one e-mail, one regeneration each second) while /vote runs."""
@@ -267,10 +280,13 @@ class Rush(HttpBench):
                 request = loadgen.raw_request("POST", "/reassort/question-defi", host, cookie, form)
             try:
                 answer = loadgen.parse_response(loadgen.send(self.address, request, timeout=30))
-                if kind == "regen" and answer.status == 200 and b'id="code-value"' in answer.body:
-                    side["regen_shown"] += 1
+                shown = answer.status == 200 and b'id="code-value"' in answer.body
             except OSError:
-                pass
+                shown = False
+            if kind == "regen" and shown:
+                side["regen_shown"] += 1
+            elif kind == "regen":
+                side["regen_unshown"].append(vid)
 
         with ThreadPoolExecutor(max_workers=30) as pool:
             while not stop.is_set():
@@ -328,8 +344,9 @@ def run(args, tmp: str, logdir: str, say) -> dict:
         say(f"rush : préparation ({args.rush_voters:,d} électeurs, gunicorn de production)")
         bench.setup()
         results["gunicorn"] = " ".join(bench.app_server.command[1:-1])
-        results["front"] = (f"{bench.front.version} in front (`deploy/nginx-reassort-proxy.conf` as it ships, "
-                            "which sets `X-Request-Start`)" if bench.front else "no nginx in front (none found)")
+        results["front"] = (f"{bench.front.version} in front (`deploy/nginx-reassort-proxy.conf` as it ships, which "
+                            f"sets `X-Request-Start`, and the site's `{bench.front.bound}`)" if bench.front
+                            else "no nginx in front (none found)")
         results["database"], results["ratelimit"] = bench.results.get("database"), bench.results.get("ratelimit")
         for flow in ("login", "vote"):
             capacity = bench.capacity(flow)
@@ -380,7 +397,9 @@ def render(results: dict, command: str) -> str:
                   f"({w['goodput'] / b['goodput'] if b['goodput'] else 0:.0%} of alone) | {w['p95_served_s']:.2f} s |",
                   "", f"Links the relay accepted: {slow['links_delivered']}, of which dead: {slow['links_dead']}. "
                   f"Regenerations posted: {slow['regenerations_sent']}, code shown in the answer: "
-                  f"{slow['regenerations_shown']}."]
+                  f"{slow['regenerations_shown']}; of the others (refused by the in-flight bound or shed: "
+                  f"the busy page), code changed all the same: "
+                  f"**{slow.get('regenerations_changed_not_shown', '?')}**."]
     mailing = results.get("mailing")
     if mailing:
         lines += ["", "`voters send-activation` (`bench/mailing_runs.py`: a fresh SQLite register, an aiosmtpd relay "

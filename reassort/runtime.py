@@ -24,13 +24,15 @@ def setting(name: str) -> Any:
     return current_app.config[name]
 
 
-def now() -> float:
-    """Current epoch seconds, from the app's injected clock when there is one."""
-    if has_app_context():
-        clock = current_app.config.get("CLOCK")
-        if clock is not None:
-            return float(clock())
-    return time.time()
+def now(config=None) -> float:
+    """Current epoch seconds, from the app's injected clock when there is one.
+
+    ``config``: the app's, where there is no app context (the outermost WSGI layer).
+    """
+    if config is None and has_app_context():
+        config = current_app.config
+    clock = config.get("CLOCK") if config is not None else None
+    return float(clock()) if clock is not None else time.time()
 
 
 def now_int() -> int:

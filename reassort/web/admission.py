@@ -16,13 +16,13 @@
   shows the operator's public message instead of its forms, 503 with ``Retry-After``;
   the probes, the metrics and the static files still answer.
 
-The first check runs twice.  :func:`install_fast_shed` puts it outermost, before Flask:
-a request too old gets a copy of the page rendered at most every ``PAGE_SECONDS`` by
-that worker, for a few µs of Python instead of Flask's whole pipeline (session,
-routing, template, after-request hooks) — at 5× the capacity of ``POST /vote``, a shed
-answer costing as much as a vote would leave no CPU to serve anyone.  Such a request
-gets no line in the app's request log (nginx's and gunicorn's access logs have it); it
-is counted.  ``_check`` keeps the same rule inside Flask, with the suspension.
+The first check is not Flask's: :func:`install_fast_shed` puts it outermost, so that a
+request too old gets a copy of the page rendered at most every ``PAGE_SECONDS`` by that
+worker, for a few µs of Python instead of Flask's whole pipeline (session, routing,
+template, after-request hooks) — at 5× the capacity of ``POST /vote``, a shed answer
+costing as much as a vote would leave no CPU to serve anyone.  Such a request gets no
+line in the app's request log (nginx's and gunicorn's access logs have it); it is
+counted.  The suspension is checked inside Flask (``_check``): it reads the database.
 
 Every shed request is counted (``metrics.shed``: ``overload``, ``queue_full``,
 ``suspended``).
@@ -59,14 +59,9 @@ def init_app(app: Flask) -> None:
     app.before_request(_check)
 
 
-def request_started_at() -> float | None:
-    """When the request reached us (epoch s): nginx's ``X-Request-Start``, else gunicorn's accept."""
-    value = request.headers.get(REQUEST_START, "")
-    if value:
-        stamp = parse_request_start(value)
-        if stamp is not None:
-            return stamp
-    return gthread.accepted_at()
+def started_at(header: str) -> float | None:
+    """When the request reached us (epoch s): nginx's ``X-Request-Start`` (``header``), else gunicorn's accept."""
+    return (parse_request_start(header) if header else None) or gthread.accepted_at()
 
 
 def parse_request_start(value: str) -> float | None:
@@ -83,18 +78,21 @@ def parse_request_start(value: str) -> float | None:
     return number
 
 
+def waited_since(header: str, now: float) -> float:
+    """Seconds a request whose ``X-Request-Start`` is ``header`` has waited until ``now`` (0 when unknown)."""
+    started = started_at(header)
+    return max(0.0, now - started) if started is not None else 0.0
+
+
 def waited() -> float:
     """Seconds this request has waited before reaching the app (0 when unknown)."""
-    started = request_started_at()
-    return max(0.0, runtime.now() - started) if started is not None else 0.0
+    return waited_since(request.headers.get(REQUEST_START, ""), runtime.now())
 
 
 def _check():
+    # A request too old never gets here: ``_FastShed``, outermost, has answered it.
     if request.endpoint in EXEMPT_ENDPOINTS:
         return None
-    limit = runtime.setting("SHED_AFTER_SECONDS")
-    if limit and waited() > limit:
-        return busy("overload")
     state = service.current(db.new_session)
     if state.suspended:
         return suspended(state.message)
@@ -203,11 +201,7 @@ class _FastShed:
         return self.wsgi_app(environ, start_response)
 
     def _waited(self, environ) -> float:
-        started = parse_request_start(environ.get("HTTP_X_REQUEST_START", "")) or gthread.accepted_at()
-        if started is None:
-            return 0.0
-        clock = self.app.config.get("CLOCK")
-        return (float(clock()) if clock is not None else time.time()) - started
+        return waited_since(environ.get("HTTP_X_REQUEST_START", ""), runtime.now(self.app.config))
 
     def _page(self) -> tuple[float, list[tuple[str, str]], bytes]:
         page = self.page

@@ -68,6 +68,15 @@ def claim(s: Session, limit: int, after_id: int, resend: bool, retry_interrupted
     guard = [Voter.id.in_(ids), Voter.password_hash.is_(None)]
     if not retry_interrupted:
         guard.append(Voter.activation_claimed_at.is_(None))
+    claimed = _take(s, *guard)
+    # Ids the UPDATE skipped (activated, or claimed by another run meanwhile) still move the cursor.
+    if not claimed:
+        return [Claimed(_Skipped(max(ids)), 0)]  # type: ignore[arg-type]
+    return claimed
+
+
+def _take(s: Session, *guard) -> list[Claimed]:
+    """Claim the voters ``guard`` selects: their next generation, « being sent »; committed, by id."""
     taken = dict(s.execute(
         update(Voter).where(*guard)
         .values(activation_generation=Voter.activation_generation + 1, activation_claimed_at=runtime.now_int())
@@ -76,11 +85,7 @@ def claim(s: Session, limit: int, after_id: int, resend: bool, retry_interrupted
     s.commit()
     voters = s.scalars(select(Voter).where(Voter.id.in_(list(taken))).order_by(Voter.id)
                        .execution_options(populate_existing=True)).all()
-    claimed = [Claimed(v, int(taken[v.id])) for v in voters]
-    # Ids the UPDATE skipped (activated, or claimed by another run meanwhile) still move the cursor.
-    if not claimed:
-        return [Claimed(_Skipped(max(ids)), 0)]  # type: ignore[arg-type]
-    return claimed
+    return [Claimed(v, int(taken[v.id])) for v in voters]
 
 
 class _Skipped:
@@ -100,15 +105,8 @@ def claim_one(s: Session, voter_id: int) -> Claimed | None:
     A claim by a mass run in flight is overridden: its mail, if it leaves, names an older
     generation and is dead; this one is the only valid link.
     """
-    generation = s.scalar(
-        update(Voter).where(Voter.id == voter_id, Voter.password_hash.is_(None), Voter.deactivated_at.is_(None))
-        .values(activation_generation=Voter.activation_generation + 1, activation_claimed_at=runtime.now_int())
-        .returning(Voter.activation_generation).execution_options(synchronize_session=False))
-    s.commit()
-    if generation is None:
-        return None
-    voter = s.scalars(select(Voter).where(Voter.id == voter_id).execution_options(populate_existing=True)).one()
-    return Claimed(voter, int(generation))
+    taken = _take(s, Voter.id == voter_id, Voter.password_hash.is_(None), Voter.deactivated_at.is_(None))
+    return taken[0] if taken else None
 
 
 def confirm(s: Session, sent: list[Claimed], audited: bool = True) -> None:

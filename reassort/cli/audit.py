@@ -12,11 +12,9 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
-from reassort.cli.common import database, database_problem, fail, number
+from reassort.cli.common import database, fail, number
 from reassort.procedures import audit
-from reassort.web.extensions import db
 
 group = AppGroup("audit", help="Journal d'audit.")
 
@@ -76,23 +74,19 @@ def register(app: Flask) -> None:
               help="Fichier à écrire (sinon, la sortie standard).")
 def export(out_path: str | None) -> None:
     """Exporte le journal d'audit en CSV (date_utc;evenement;votant_id;ip_hachee;detail)."""
-    session = db.new_session()
-    try:
-        if out_path is None:
-            count = audit.export_csv(session, sys.stdout)
-        else:
-            count = _export_to_file(session, out_path)
-            click.echo(f"{number(count)} événement(s) exporté(s) dans {out_path}.", err=True)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    except BrokenPipeError:
-        if out_path is not None:
-            raise
-        _quiet_stdout()  # ``audit export | head``: the reader has had enough
-    except OSError as exc:
-        fail(f"Écriture impossible dans {out_path} : {exc.strerror or exc}")
-    finally:
-        session.close()
+    with database() as session:
+        try:
+            if out_path is None:
+                count = audit.export_csv(session, sys.stdout)
+            else:
+                count = _export_to_file(session, out_path)
+                click.echo(f"{number(count)} événement(s) exporté(s) dans {out_path}.", err=True)
+        except BrokenPipeError:
+            if out_path is not None:
+                raise
+            _quiet_stdout()  # ``audit export | head``: the reader has had enough
+        except OSError as exc:
+            fail(f"Écriture impossible dans {out_path} : {exc.strerror or exc}")
 
 
 def _quiet_stdout() -> None:

@@ -14,13 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import current_app
-from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import runtime
 from reassort.cli.audit import LABELS, group
-from reassort.cli.common import database_problem, fail, number
+from reassort.cli.common import database, fail, number
 from reassort.procedures import audit_report
-from reassort.web.extensions import db
 
 #: Longest period drawn: 62 days of hourly bars (the bars of a longer one would not show).
 MAX_HOURS = 62 * 24
@@ -67,8 +65,7 @@ def report(out_path: str, start_text: str | None, end_text: str | None, zone_nam
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         fail(f"Fuseau horaire inconnu : {zone_name!r} (par exemple Europe/Paris, America/Cayenne)")
-    session = db.new_session()
-    try:
+    with database() as session:
         start, end = default_period(session, zone) if not (start_text and end_text) else (None, None)
         start = parse_instant(start_text, zone, end=False) if start_text else start
         end = parse_instant(end_text, zone, end=True) if end_text else end
@@ -79,10 +76,6 @@ def report(out_path: str, start_text: str | None, end_text: str | None, zone_nam
             fail(f"Période trop longue ({(end - start).days} jours) : {MAX_HOURS // 24} jours au plus, "
                  "choisissez-la avec --from et --to.")
         built = audit_report.build(session, start, end, zone_name)
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
     page = current_app.jinja_env.get_template("reports/audit.html").render(
         report=built, election=runtime.setting("ELECTION_TITLE"), organiser=runtime.setting("ELECTION_ORGANISER"),
         generated=dt.datetime.now(zone), number=number, labels=LABELS,

@@ -13,11 +13,9 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
 from reassort import importer, runtime
-from reassort.cli.common import database, database_problem, fail, number
-from reassort.web.extensions import db
+from reassort.cli.common import database, fail, number
 
 group = AppGroup("voters", help="Registre des électeurs.")
 
@@ -46,18 +44,14 @@ def import_command(path: str, dry_run: bool, encoding: str, deactivate_absent: b
     """
     if not os.path.isfile(path):
         fail(f"Fichier introuvable : {path}")
-    session = db.new_session()
-    try:
-        with _progress_bar(path) as progress:
-            report = importer.import_voters(session, path, runtime.setting("HASH_PEPPER"), dry_run=dry_run,
-                                            progress=progress, encoding=encoding,
-                                            deactivate_absent=deactivate_absent)
-    except OSError as exc:
-        fail(f"Lecture impossible de {path} : {exc.strerror or exc}")
-    except SQLAlchemyError as exc:
-        fail(database_problem(exc))
-    finally:
-        session.close()
+    with database() as session:
+        try:
+            with _progress_bar(path) as progress:
+                report = importer.import_voters(session, path, runtime.setting("HASH_PEPPER"), dry_run=dry_run,
+                                                progress=progress, encoding=encoding,
+                                                deactivate_absent=deactivate_absent)
+        except OSError as exc:
+            fail(f"Lecture impossible de {path} : {exc.strerror or exc}")
     _print_report(report, deactivate_absent)
     if not report.ok:
         raise SystemExit(1)

@@ -4,7 +4,7 @@
 
 Sets up the rush's stack, measures the flow's capacity, runs one open-loop step and
 prints the CPU seconds of each part: gunicorn's workers, nginx, PostgreSQL's backends,
-Redis, the generator (this process), against the wall time × cores.
+Redis, the generator (this process and ``bench/openloop``), against the wall time × cores.
 """
 
 from __future__ import annotations
@@ -51,15 +51,20 @@ def main() -> None:
         requests, check = bench.requests_for(a.flow, int(rate * a.seconds) + 10)
 
         def sample() -> dict:
-            me = resource.getrusage(resource.RUSAGE_SELF)
+            # This process, and bench/openloop once it has ended (the children still running are not in it).
+            me, child = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
             return {"gunicorn workers": sum(procs.cpu_seconds(p) for p in bench.app_server.worker_pids()),
                     "nginx": _cpu_of_command("nginx"), "postgres": _cpu_of_command("postgres"),
-                    "redis": _cpu_of_command("redis-server"), "generator": me.ru_utime + me.ru_stime}
+                    "redis": _cpu_of_command("redis-server"),
+                    "generator": me.ru_utime + me.ru_stime + child.ru_utime + child.ru_stime}
         before, t0 = sample(), time.monotonic()
         result = rush.open_loop(bench.address, requests, check, rate, a.seconds, args.patience)
         after, wall = sample(), time.monotonic() - t0
-        print(f"capacity {capacity:.1f}/s, offered {rate:.1f}/s, served {len(result.served)}, shed {len(result.shed)},"
-              f" late {result.late}, errors {result.errors}; wall {wall:.1f} s × {os.cpu_count()} cores")
+        row = rush.summarise(a.flow, a.factor, capacity, result)
+        print(f"capacity {capacity:.1f}/s, offered {rate:.1f}/s, served {row['served']} (goodput "
+              f"{row['goodput_share']:.0%}, p95 {row['p95_served_s']:.2f} s), shed {row['shed']} (p95 "
+              f"{row['p95_shed_s'] * 1000:.0f} ms), late {result.late}, errors {result.errors}; "
+              f"wall {wall:.1f} s × {os.cpu_count()} cores")
         for name in before:
             print(f"  {name:18s} {after[name] - before[name]:6.1f} s CPU")
     finally:

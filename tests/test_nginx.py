@@ -262,7 +262,8 @@ def inflight_limit() -> int:
 
 def test_nginx_answers_the_french_429_page_at_once_beyond_the_requests_in_flight(tmp_path):
     # The app holds every request (stuck): once the sample's limit is in flight, the next
-    # voter gets the French page from nginx at once; a bcrypt POST is not counted there.
+    # voter gets the French page from nginx at once; a bcrypt POST is not counted there, and
+    # the réassort requests have places of their own.
     limit = inflight_limit()
     with Silent() as stuck, Nginx(tmp_path, stuck.port, read_timeout=3) as nginx:
         with ThreadPoolExecutor(max_workers=limit) as pool:
@@ -274,11 +275,14 @@ def test_nginx_answers_the_french_429_page_at_once_beyond_the_requests_in_flight
             refused = nginx.get("/vote")
             assert_french_page(refused, 429)
             assert refused.headers["Retry-After"] == "10" and refused.elapsed.total_seconds() < 1
-            with ThreadPoolExecutor(max_workers=1) as other:
-                login = other.submit(requests.post, f"https://127.0.0.1:{nginx.port}/connexion",
-                                     data={"email": "x"}, verify=str(nginx.ca.ca_file), timeout=30)
-                while len(stuck.held) < limit + 1 and time.monotonic() < deadline:
+            with ThreadPoolExecutor(max_workers=2) as other:
+                # A login (bcrypt: the app admits those) and a regeneration (places of its own)
+                # both reach the (stuck) app while the limit is full.
+                passed = [other.submit(requests.post, f"https://127.0.0.1:{nginx.port}{path}",
+                                       data={"x": "y"}, verify=str(nginx.ca.ca_file), timeout=30)
+                          for path in ("/connexion", "/reassort/regenerer")]
+                while len(stuck.held) < limit + 2 and time.monotonic() < deadline:
                     time.sleep(0.02)
-                assert len(stuck.held) == limit + 1  # reached the (stuck) app while the limit was full
-                assert login.result().status_code == 504
+                assert len(stuck.held) == limit + 2
+                assert [f.result().status_code for f in passed] == [504, 504]
             assert [f.result().status_code for f in held] == [504] * limit

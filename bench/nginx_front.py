@@ -3,7 +3,8 @@
 ``deploy/nginx-reassort-proxy.conf`` is included unchanged (the headers the app trusts,
 ``X-Request-Start`` for the shedding, the timeouts shorter than the worker's), and the
 site's bound on the requests in flight is copied from ``deploy/nginx-reassort.conf`` (its
-``map``, ``limit_conn_zone``, ``limit_conn`` and French 429 page); the rest of the site is
+``map``, ``limit_conn_zone``, ``limit_conn``, its log level and the French 429 page, kept
+open as there); the rest of the site is
 reduced to what a load test needs: plain HTTP on a loopback port (no TLS, no per-address
 ``limit_req``: one address sends everything), an upstream with keep-alive as in the sample.
 The binary: ``REASSORT_TEST_NGINX``, ``nginx`` on ``PATH``, ``/usr/sbin/nginx``, or the copy
@@ -32,7 +33,8 @@ def inflight_bound() -> tuple[str, str]:
         site = fh.read()
     http = [re.search(r'^map "\$request_method\$uri" \$reassort_inflight_key \{.*?^\}', site, re.M | re.S).group(0),
             re.search(r"^limit_conn_zone .*;$", site, re.M).group(0),
-            re.search(r"^limit_conn_status .*;$", site, re.M).group(0)]
+            re.search(r"^limit_conn_status .*;$", site, re.M).group(0),
+            re.search(r"^limit_conn_log_level .*;$", site, re.M).group(0)]
     return "\n".join(http), re.search(r"^\s*(limit_conn reassort_inflight \d+;)", site, re.M).group(1)
 
 
@@ -87,6 +89,8 @@ http {{
         location ^~ /erreurs/ {{
             internal;
             alias {ERRORS};
+            open_file_cache max=16 inactive=60s;
+            open_file_cache_valid 60s;
             add_header Retry-After "10" always;
         }}
         location / {{

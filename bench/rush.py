@@ -10,8 +10,9 @@ sheds by the time nginx received the request; ``--no-nginx`` to go straight to g
 Same departures from production as §3 of the benchmarks:
 CAPTCHA off, per-IP limit raised, global send caps raised, ``ENV=development``.
 
-1. **Capacity** of each flow, closed loop (``bench.loadgen``): the login POST (one
-   bcrypt check) and the vote-code POST.
+1. **Capacity** of each flow, closed loop (``bench/openloop.c``, a few requests always in
+   flight): the login POST (one bcrypt check) and the vote-code POST; measured again after
+   each step, and each step is compared with the mean of the measures before and after it.
 2. **Open loop** at 1×, 2× and 5× that capacity for ``--rush-seconds`` seconds each:
    arrivals at fixed intervals whatever the server does (as voters arrive), each
    request given up after ``--patience`` seconds (the voter leaves).  Latency counts
@@ -209,8 +210,10 @@ class Rush(HttpBench):
     # -- measuring ---------------------------------------------------------------------------------
 
     def capacity(self, flow: str) -> float:
-        requests, check = self.requests_for(flow, 8000 if flow == "vote" else 200)
-        return closed_loop(self.address, requests, check, 8 if flow == "vote" else 10, self.args.rush_seconds)
+        # Enough in flight to keep every core busy: for the logins, about three per worker (each
+        # has BCRYPT_ADMISSION = 1 place, and the connections fall unevenly on the workers).
+        requests, check = self.requests_for(flow, 8000 if flow == "vote" else 300)
+        return closed_loop(self.address, requests, check, 8 if flow == "vote" else 16, self.args.rush_seconds)
 
     def probe(self, flow: str) -> float:
         requests, check = self.requests_for(flow, 1)
@@ -360,12 +363,18 @@ def run(args, tmp: str, logdir: str, say) -> dict:
                             else "no nginx in front (none found)")
         results["database"], results["ratelimit"] = bench.results.get("database"), bench.results.get("ratelimit")
         for flow in ("login", "vote"):
-            capacity = bench.capacity(flow)
-            say(f"rush : capacité {flow} {capacity:.1f}/s")
-            results[flow] = {"capacity": capacity, "rows": []}
+            before = bench.capacity(flow)
+            say(f"rush : capacité {flow} {before:.1f}/s")
+            results[flow] = {"capacity": before, "rows": []}
             for factor in (1, 2, 5):
-                row = bench.rush(flow, capacity, factor)
+                # Offered: factor × the capacity just measured.  Compared with: the mean of that
+                # measure and the next, taken right after (the capacity drifts on a shared machine).
+                row = bench.rush(flow, before, factor)
+                after = bench.capacity(flow)
+                row.update(capacity=(before + after) / 2, capacity_measures=(before, after),
+                           goodput_share=row["goodput"] / ((before + after) / 2))
                 results[flow]["rows"].append(row)
+                results[flow]["capacity"] = before = after
                 say(f"rush : {flow} {factor}× → servis {row['served_share']:.0%}, débit utile "
                     f"{row['goodput_share']:.0%}, p95 {row['p95_served_s']:.2f} s, délestés {row['shed']}, "
                     f"retour {row['recovery_s']:.1f} s")
@@ -394,7 +403,9 @@ def render(results: dict, command: str) -> str:
             continue
         for row in part["rows"]:
             lines.append(
-                f"| {name} at {row['factor']}× (capacity {row['capacity']:.1f}/s) | {row['offered']:.1f}/s | "
+                f"| {name} at {row['factor']}× (capacity {row['capacity']:.1f}/s: "
+                f"{row['capacity_measures'][0]:.1f} before, {row['capacity_measures'][1]:.1f} after) | "
+                f"{row['offered']:.1f}/s | "
                 f"{row['served_share']:.0%} | {row['goodput']:.1f}/s ({row['goodput_share']:.0%}) | "
                 f"{row['p95_served_s']:.2f} s | {row['shed']} ({row['p95_shed_s'] * 1000:.0f} ms) | "
                 f"{row['late']} / {sum(row['errors'].values())} | {row['recovery_s']:.1f} s |")

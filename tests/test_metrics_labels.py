@@ -68,7 +68,9 @@ def test_no_label_value_is_personal_after_fuzzed_forms_and_paths(app, client, lo
         fields = {"answer": st.just(ANSWER), "identifier": st.just(NUMEN), "channel": st.sampled_from(["sms", "email"]),
                   "phone": DESTINATIONS, "personal_email": DESTINATIONS}
         client.post("/reassort/question-defi", **data.draw(form_submission(fields, csrf_of(page))))
-        path = "/" + quote(data.draw(any_text), safe="/@:")
+        # One leading slash: the test client reads « //:a » as a host and a port (ValueError),
+        # where a real client would send it as a path.
+        path = "/" + quote(data.draw(any_text), safe="/@:").lstrip("/")
         method = data.draw(st.sampled_from(["GET", "POST", "HEAD", "PROPFIND", "DELETE", "get"]))
         client.open(path, method=method)
         client.get("/reassort/lien/" + quote(data.draw(field_text), safe="@"))

@@ -133,9 +133,9 @@ def admitted(view):
 
     It waits for a place at most until its request would be too old
     (``SHED_AFTER_SECONDS``), then it is shed (``queue_full``): nothing was checked.  When
-    the requests already waiting would take longer than that (their number × how long a
-    check takes here ÷ the places), it is shed at once instead of after the wait: the voter
-    reads « très sollicité » in milliseconds, not in 2 s.
+    the expected wait is longer than that (the requests already waiting and the half of the
+    check under way, × how long a check takes here ÷ the places), it is shed at once
+    instead of after the wait: the voter reads « très sollicité » in milliseconds, not in 2 s.
     """
 
     @functools.wraps(view)
@@ -147,7 +147,8 @@ def admitted(view):
         slot = _slot("bcrypt")
         with _slots_lock:
             ahead = _waiting.get("bcrypt", 0)
-            hopeless = ahead * _seconds.get("bcrypt", 0.0) / places > budget
+            # Those ahead, and the check under way (half done, on average): the expected wait.
+            hopeless = (ahead + 0.5) * _seconds.get("bcrypt", 0.0) / places > budget
             if not hopeless:
                 _waiting["bcrypt"] = ahead + 1
         if hopeless:

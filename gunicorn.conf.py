@@ -7,7 +7,7 @@ Read from the environment (the same file systemd loads for the app, see
 - ``REASSORT_BIND``: address to listen on (default ``127.0.0.1:8000``, nginx on the same VM);
 - ``REASSORT_WORKERS``: worker processes (default 2 × cores + 1);
 - ``REASSORT_WORKER_CLASS``: ``gthread`` (default) or ``sync``; ``REASSORT_THREADS``: threads per
-  gthread worker (default 8), see below;
+  gthread worker (default 6), see below;
 - ``REASSORT_WORKER_TIMEOUT``: seconds a silent worker lives before it is killed (default 30);
 - ``REASSORT_FORWARDED_ALLOW_IPS``: proxies whose ``X-Forwarded-Proto`` is believed
   (default ``127.0.0.1``); the client address itself comes from ProxyFix (``PROXY_COUNT``);
@@ -82,8 +82,9 @@ bind = _settings["BIND"]
 # (≈ 240 ms of CPU) does not stop its other threads from serving /vote (≈ 5 ms).  What a thread may
 # wait on is bounded: each send has a total deadline (SMTP_TIMEOUT, SMS_HTTP_TIMEOUT), at most
 # DELIVERY_IN_FLIGHT sends per channel and BCRYPT_ADMISSION bcrypt checks run at once in a
-# worker, so THREADS - 2 × DELIVERY_IN_FLIGHT - BCRYPT_ADMISSION threads are always left for the
-# cheap pages.  Figures: docs/benchmarks.md (rush).
+# worker, and the bcrypt POSTs waiting for a place are few (shed at once beyond half of
+# SHED_AFTER_SECONDS of expected wait), so threads are left for the cheap pages
+# (docs/deploy.md § the rush).  Figures: docs/benchmarks.md (rush).
 # REASSORT_WORKER_CLASS=sync brings back one request per process (and gunicorn's worker timeout
 # per request: a gthread worker stays alive while one of its threads is stuck; what bounds a
 # request there is the deadline of each send, the database's lock_timeout and nginx's 25 s).

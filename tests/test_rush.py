@@ -238,13 +238,18 @@ def test_a_request_that_waited_too_long_is_shed_at_once_and_touches_nothing(app,
     assert client.post("/vote", data={"code": CODE, "csrf_token": token}, headers=fresh).status_code == 302
 
 
-def test_a_request_too_old_is_answered_before_flask_runs(app, clock):
-    # At 5× the capacity of POST /vote the shed answers must cost far less than a vote.
-    outer = app.wsgi_app
-    calls = []
+def reaching_flask(app) -> list[str]:
+    """The paths of the requests that get past the outermost layer (``_FastShed``), from now on."""
+    outer, calls = app.wsgi_app, []
     inner = outer.wsgi_app
     outer.wsgi_app = lambda environ, start_response: calls.append(environ["PATH_INFO"]) or inner(environ,
                                                                                                start_response)
+    return calls
+
+
+def test_a_request_too_old_is_answered_before_flask_runs(app, clock):
+    # At 5× the capacity of POST /vote the shed answers must cost far less than a vote.
+    calls = reaching_flask(app)
     old = {"X-Request-Start": f"t={clock() - 5:.3f}"}
     shed_before = shed_total("overload")
     for _ in range(2):  # rendered once, then the copy
@@ -289,16 +294,17 @@ def test_bcrypt_posts_beyond_the_admission_limit_are_shed_without_checking(setti
 
 
 def test_a_bcrypt_post_behind_too_long_a_queue_is_shed_at_once(settings, request, monkeypatch):
-    # Four logins already wait for the worker's one place and one is being checked, each check
-    # taking 0.5 s here: a sixth would wait 2.25 s on average, more than SHED_AFTER_SECONDS —
-    # it is told at once, nothing checked.
+    # Two logins already wait for the worker's one place and one is being checked, each check
+    # taking 0.5 s here: a fourth would wait 1.25 s on average, more than half of
+    # SHED_AFTER_SECONDS (a wait that runs out the budget ends shed after 2 s) — it is told at
+    # once, nothing checked.
     settings.update(SHED_AFTER_SECONDS=2.0, BCRYPT_ADMISSION=1)
     app = request.getfixturevalue("app")
     client = app.test_client()
     email = get_voter(app, request.getfixturevalue("make_voter")()).email
     token = csrf_of(client.get("/connexion"))
     monkeypatch.setitem(admission._seconds, "bcrypt", 0.5)
-    monkeypatch.setitem(admission._waiting, "bcrypt", 4)
+    monkeypatch.setitem(admission._waiting, "bcrypt", 2)
     shed_before = shed_total("queue_full")
     checks = []
     from reassort.procedures import accounts
@@ -307,8 +313,44 @@ def test_a_bcrypt_post_behind_too_long_a_queue_is_shed_at_once(settings, request
     response = client.post("/connexion", data={"email": email, "password": "x", "csrf_token": token})
     assert response.status_code == 503 and BUSY in page_text(response)
     assert checks == [] and shed_total("queue_full") == shed_before + 1
-    monkeypatch.setitem(admission._waiting, "bcrypt", 3)  # 1.75 s on average: it waits its turn
+    monkeypatch.setitem(admission._waiting, "bcrypt", 1)  # 0.75 s on average: it waits its turn
     assert login(client, email).status_code == 302
+
+
+def test_every_bcrypt_post_is_admitted_and_nginx_leaves_it_to_the_app(app):
+    # The views under ``admitted`` are the ones nginx's sample does not count in its bound:
+    # the app is what sheds them.
+    import os
+    import re
+    fast = app.wsgi_app
+    assert fast.bcrypt_paths == {"/connexion", "/reassort/question-defi", "/mot-de-passe/nouveau",
+                                 "/mon-compte/mot-de-passe", "/mon-compte/question-defi"}
+    assert fast.bcrypt_prefixes == ("/activation/",)
+    with open(os.path.join(os.path.dirname(__file__), "..", "deploy", "nginx-reassort.conf"), encoding="utf-8") as fh:
+        site = fh.read()
+    uncounted = re.search(r'"~(\^POST/\([^"]+\))" ""', site).group(1)
+    for path in [*fast.bcrypt_paths, "/activation/abc"]:
+        assert re.match(uncounted, "POST" + path), path
+    assert not re.match(uncounted, "POST/vote")
+
+
+def test_a_hopeless_bcrypt_post_is_answered_before_flask_runs(app, monkeypatch):
+    # Under a login rush most bcrypt POSTs are shed: each must cost µs, not Flask's pipeline.
+    calls = reaching_flask(app)
+    outer = app.wsgi_app
+    monkeypatch.setitem(admission._seconds, "bcrypt", 0.5)
+    monkeypatch.setitem(admission._waiting, "bcrypt", 2)  # 1.25 s expected: over half the 2 s budget
+    shed_before = shed_total("queue_full")
+    paths = sorted(outer.bcrypt_paths) + ["/activation/abc"]
+    for path in paths:
+        response = app.test_client().post(path, data={"x": "y"})
+        assert response.status_code == 503 and BUSY in page_text(response), path
+        assert response.headers["Retry-After"] == "10"
+    assert calls == [] and shed_total("queue_full") == shed_before + len(paths)
+    assert app.test_client().get("/connexion").status_code == 200  # a GET costs no bcrypt: served
+    monkeypatch.setitem(admission._waiting, "bcrypt", 1)  # 0.75 s expected: it reaches the app
+    assert app.test_client().post("/connexion", data={"x": "y"}).status_code == 400  # Flask: no CSRF token
+    assert calls == ["/connexion", "/connexion"]
 
 
 def test_suspend_and_resume_are_shared_by_two_app_instances(app, settings, client, clock):

@@ -18,6 +18,7 @@ from forms.auth import AccountLinkForm, NewPasswordForm
 from reassort.procedures import account_changes, account_links, audit
 from reassort.rules import questions
 from reassort.web import after_response, captcha_session
+from reassort.web.admission import admitted
 from reassort.web.extensions import db
 from reassort.web.ratelimits import link_open, per_ip, per_voter_shared
 from reassort.web.voter_session import current_voter, keep_this_session, login_required
@@ -94,6 +95,7 @@ def open_reset_link(token):
 
 @bp.route("/mot-de-passe/nouveau", methods=["GET", "POST"])
 @per_ip()
+@admitted
 def new_password():
     found = account_links.voter_for_reset(db.session, session.get(RESET_KEY))
     if found is None:
@@ -123,6 +125,7 @@ def account():
 @login_required
 @per_ip()
 @per_voter_shared("ACCOUNT_LIMIT_PER_VOTER", "account-changes")
+@admitted
 def change_password():
     voter = current_voter()
     form = ChangePasswordForm()
@@ -141,6 +144,7 @@ def change_password():
 @login_required
 @per_ip()
 @per_voter_shared("ACCOUNT_LIMIT_PER_VOTER", "account-changes")
+@admitted
 def change_challenge():
     voter = current_voter()
     form = ChangeChallengeForm()

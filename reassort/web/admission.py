@@ -133,9 +133,11 @@ def admitted(view):
 
     It waits for a place at most until its request would be too old
     (``SHED_AFTER_SECONDS``), then it is shed (``queue_full``): nothing was checked.  When
-    the expected wait is longer than that (the requests already waiting and the half of the
-    check under way, × how long a check takes here ÷ the places), it is shed at once
-    instead of after the wait: the voter reads « très sollicité » in milliseconds, not in 2 s.
+    the expected wait is longer than half that (the requests already waiting and the half of
+    the check under way, × how long a check takes here ÷ the places), it is shed at once
+    instead: the voter reads « très sollicité » in milliseconds, not in 2 s.  Under a
+    login rush a worker then holds one check and one or two waiting, enough that its place
+    is never idle.
     """
 
     @functools.wraps(view)
@@ -146,11 +148,9 @@ def admitted(view):
         places = runtime.setting("BCRYPT_ADMISSION")
         slot = _slot("bcrypt")
         with _slots_lock:
-            ahead = _waiting.get("bcrypt", 0)
-            # Those ahead, and the check under way (half done, on average): the expected wait.
-            hopeless = (ahead + 0.5) * _seconds.get("bcrypt", 0.0) / places > budget
+            hopeless = _hopeless(budget, places)
             if not hopeless:
-                _waiting["bcrypt"] = ahead + 1
+                _waiting["bcrypt"] = _waiting.get("bcrypt", 0) + 1
         if hopeless:
             return busy("queue_full")
         try:
@@ -169,7 +169,19 @@ def admitted(view):
                 _seconds["bcrypt"] = 0.8 * _seconds.get("bcrypt", took) + 0.2 * took
             slot.release()
 
+    # Found by _FastShed on the outermost view function: functools.wraps copies it there.
+    wrapped.bcrypt_bound = True
     return wrapped
+
+
+def _hopeless(budget: float, places: int) -> bool:
+    """Whether a bcrypt POST arriving now would wait too long for a place (read under ``_slots_lock``, or racy).
+
+    The expected wait: those ahead, and the check under way (half done, on average).  Against
+    half the budget: a wait is an estimate, and one that runs out the whole budget ends shed
+    after 2 s, the slowest « très sollicité » there is.
+    """
+    return (_waiting.get("bcrypt", 0) + 0.5) * _seconds.get("bcrypt", 0.0) / places > budget / 2
 
 
 def install_fast_shed(app: Flask) -> None:
@@ -190,16 +202,32 @@ class _FastShed:
         # The probes, the scrapes and the static files: never shed (their paths, up to a variable part).
         self.exempt = tuple(rule.rule.split("<", 1)[0] for rule in app.url_map.iter_rules()
                             if rule.endpoint in EXEMPT_ENDPOINTS)
+        # The bcrypt POSTs (views under ``admitted``): their paths, and the prefixes of those with a variable part.
+        bound = [rule.rule for rule in app.url_map.iter_rules()
+                 if getattr(app.view_functions.get(rule.endpoint), "bcrypt_bound", False)]
+        self.bcrypt_paths = {path for path in bound if "<" not in path}
+        self.bcrypt_prefixes = tuple(path.split("<", 1)[0] for path in bound if "<" in path)
+        self.places = int(app.config["BCRYPT_ADMISSION"])
         self.page: tuple[float, list[tuple[str, str]], bytes] | None = None
 
     def __call__(self, environ, start_response):
-        if self.limit and self._waited(environ) > self.limit \
-                and not environ.get("PATH_INFO", "").startswith(self.exempt):
-            metrics.shed("overload")
-            _, headers, body = self._page()
-            start_response("503 SERVICE UNAVAILABLE", headers)
-            return [body]
+        path = environ.get("PATH_INFO", "")
+        waited = self._waited(environ)
+        if self.limit and waited > self.limit and not path.startswith(self.exempt):
+            return self._busy("overload", start_response)
+        # A bcrypt POST that its worker could not check in time: told here too, for µs instead of
+        # Flask's pipeline (session, CSRF, rate limits) — under a login rush most of them are.
+        if environ.get("REQUEST_METHOD") == "POST" \
+                and (path in self.bcrypt_paths or path.startswith(self.bcrypt_prefixes)) \
+                and _hopeless(max(0.0, (self.limit or 30.0) - waited), self.places):
+            return self._busy("queue_full", start_response)
         return self.wsgi_app(environ, start_response)
+
+    def _busy(self, reason: str, start_response):
+        metrics.shed(reason)
+        _, headers, body = self._page()
+        start_response("503 SERVICE UNAVAILABLE", headers)
+        return [body]
 
     def _waited(self, environ) -> float:
         return waited_since(environ.get("HTTP_X_REQUEST_START", ""), runtime.now(self.app.config))

@@ -392,7 +392,9 @@ def render(results: dict, command: str) -> str:
     """The Markdown section between the rush markers."""
     lines = [MARK_START, "## Rush (issue 15)", "",
              f"Written by `{command}`; {results['seconds']:g} s per step, voters give up after "
-             f"{results['patience']:g} s. Server: `gunicorn {results.get('gunicorn', '')}`, "
+             f"{results['patience']:g} s. Load: `bench/openloop.c`, one connection per request, the "
+             "capacity measured by it in a closed loop before and after each step (the step is compared "
+             f"with their mean). Server: `gunicorn {results.get('gunicorn', '')}`, "
              f"{results.get('front', 'no nginx in front')}; "
              f"{results.get('database')}; limits {results.get('ratelimit')}. Load (1 min) "
              f"{results['load_start'][0]:.2f} at the start, {results['load_end'][0]:.2f} at the end: the machine "

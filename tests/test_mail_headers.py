@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import io
 import re
 
 import pytest
@@ -78,3 +79,42 @@ def test_production_refuses_a_sender_without_a_domain(tmp_path):
     with pytest.raises(UnsafeConfiguration) as refused:
         create_app({**safe_production(tmp_path), "MAIL_FROM": "Élections professionnelles"})
     assert [p.split(" ", 1)[0] for p in refused.value.problems] == ["MAIL_FROM"]
+
+
+@pytest.mark.parametrize("subject, body", [
+    ("Objet", "Texte\n"),
+    ("Votre code de vote a été modifié — élections professionnelles", "Bonjour Éléonore,\n" * 3),
+    ("Un objet très long " * 8, "Une ligne bien trop longue pour un courriel ordinaire, " * 6 + "\n"),
+])
+@pytest.mark.parametrize("utf8", [False, True])
+def test_mails_built_with_the_shared_headers_policy_are_the_default_policys_bytes(subject, body, utf8):
+    from email import generator, policy
+
+    config = {"MAIL_FROM": SENDER, "PUBLIC_URL": "https://vote.example.fr"}
+
+    def flattened(mail, linesep: str) -> bytes:
+        out = io.BytesIO()
+        generator.BytesGenerator(out, policy=mail.policy.clone(utf8=utf8)).flatten(mail, linesep=linesep)
+        return re.sub(rb"(Date|Message-ID): [^\r\n]*\r?\n", b"", out.getvalue())
+
+    for _ in range(2):  # the second time from what was kept
+        mail = smtp.build(Message("email", "jeanne.martin@ac-lyon.fr", subject, body), config)
+        reference = smtp.build(Message("email", "jeanne.martin@ac-lyon.fr", subject, body), config)
+        reference.policy = policy.default
+        for name, value in list(reference.items()):  # the same values, parsed by the default policy
+            del reference[name]
+            reference[name] = str(value)
+        for linesep in ("\n", "\r\n"):  # as_bytes(), then smtplib
+            assert flattened(mail, linesep) == flattened(reference, linesep)
+
+
+def test_the_shared_headers_policy_still_refuses_a_line_break_and_keeps_few_values():
+    from reassort.adapters.messaging import mail_policy
+
+    config = {"MAIL_FROM": SENDER, "PUBLIC_URL": "https://vote.example.fr"}
+    smtp.build(Message("email", "a@b.fr", "Objet", "Texte"), config)
+    with pytest.raises(ValueError):
+        smtp.build(Message("email", "a@b.fr", "Objet\r\nBcc: x@y.fr", "Texte"), config)
+    for n in range(mail_policy.LIMIT + 50):
+        smtp.build(Message("email", "a@b.fr", f"Objet {n}", "Texte"), config).as_bytes()
+    assert len(mail_policy._parsed) <= mail_policy.LIMIT and len(mail_policy._folded) <= mail_policy.LIMIT

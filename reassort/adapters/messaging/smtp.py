@@ -24,6 +24,7 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import urlsplit
 
 from reassort.adapters.messaging.base import Deadline, DeliveryError
+from reassort.adapters.messaging.mail_policy import POLICY
 from reassort.rules.mail import sender_domain
 
 
@@ -85,7 +86,7 @@ def _error(exc: BaseException, client: _Client, deadline: Deadline) -> DeliveryE
 
 def build(message, config) -> EmailMessage:
     """The mail as handed to the server: From, To, Subject, Date, Message-ID, text body."""
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = config["MAIL_FROM"]
     mail["To"] = message.to
     mail["Subject"] = message.subject

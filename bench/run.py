@@ -71,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-nginx", action="store_true",
                         help="--rush : les requêtes vont droit à gunicorn, même si nginx est là")
     parser.add_argument("--rush-voters", type=int, default=None, help="électeurs de la base (défaut 40 000)")
+    parser.add_argument("--rush-repeats", type=int, default=None,
+                        help="--rush : chaque palier N fois, la médiane au tableau (défaut 3, --quick 1)")
     parser.add_argument("--patience", type=float, default=10.0, help="un électeur abandonne après N s (défaut 10)")
     parser.add_argument("--smtp-latency", type=float, default=20.0, help="secondes du relais SMTP par courriel")
     parser.add_argument("--from-json", metavar="FICHIER",
@@ -84,6 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.parts = {p.strip() for p in args.only.split(",") if p.strip()}
     args.rush_seconds = args.rush_seconds or (6.0 if args.quick else 20.0)
     args.rush_voters = args.rush_voters or (12_000 if args.quick else 40_000)
+    args.rush_repeats = args.rush_repeats or (1 if args.quick else 3)
     if args.runs < 1:
         parser.error("--runs doit valoir 1 au moins")
     return args

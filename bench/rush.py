@@ -20,7 +20,8 @@ CAPTCHA off, per-IP limit raised, global send caps raised, ``ENV=development``.
    Counted: served (the right answer in time), shed (503 « très sollicité », and how
    fast), other errors, goodput = served per second ÷ capacity, p95 of the served,
    and the recovery: seconds after the load until a probe answers as fast as before.
-3. **Slow providers**: ``/vote`` at 1× capacity alone, then again while voters ask
+   Each step runs ``--rush-repeats`` times (3); the table shows the median run.
+3. **Slow providers** (the pair repeated the same way): ``/vote`` at 1× capacity alone, then again while voters ask
    for réassort links by SMS (gateway hanging) and by e-mail (relay slow), and
    regenerate their codes: ``/vote`` goodput and p95 against its baseline; and every
    link the relay accepted is opened and must work; every regeneration whose answer
@@ -369,7 +370,7 @@ def summarise(flow: str, factor: float, capacity: float, r: OpenLoop) -> dict:
 def run(args, tmp: str, logdir: str, say) -> dict:
     bench = Rush(args, tmp, logdir, say)
     results: dict = {"load_start": os.getloadavg(), "seconds": args.rush_seconds, "patience": args.patience,
-                     "smtp_latency": args.smtp_latency}
+                     "smtp_latency": args.smtp_latency, "repeats": args.rush_repeats}
     try:
         say(f"rush : préparation ({args.rush_voters:,d} électeurs, gunicorn de production)")
         bench.setup()
@@ -411,9 +412,10 @@ def render(results: dict, command: str) -> str:
     """The Markdown section between the rush markers."""
     lines = [MARK_START, "## Rush (issue 15)", "",
              f"Written by `{command}`; {results['seconds']:g} s per step, voters give up after "
-             f"{results['patience']:g} s. Load: `bench/openloop.c`, one connection per request, the "
-             "capacity measured by it in a closed loop before and after each step (the step is compared "
-             f"with their mean). Server: `gunicorn {results.get('gunicorn', '')}`, "
+             f"{results['patience']:g} s, each step run {results.get('repeats', 1)} time(s): the median run "
+             "is shown, every run in the last column. Load: `bench/openloop.c`, one connection per request; "
+             "the capacity measured by it in a closed loop (10 s) before and after each run, the run "
+             f"compared with their mean. Server: `gunicorn {results.get('gunicorn', '')}`, "
              f"{results.get('front', 'no nginx in front')}; "
              f"{results.get('database')}; limits {results.get('ratelimit')}. Load (1 min) "
              f"{results['load_start'][0]:.2f} at the start, {results['load_end'][0]:.2f} at the end: the machine "

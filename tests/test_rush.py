@@ -353,6 +353,27 @@ def test_a_hopeless_bcrypt_post_is_answered_before_flask_runs(app, monkeypatch):
     assert calls == ["/connexion", "/connexion"]
 
 
+def test_a_question_defi_gives_its_bcrypt_place_back_before_it_sends_the_link(settings, request, monkeypatch):
+    # The send may take SMTP_TIMEOUT: the worker's one place must be free for the next login meanwhile.
+    settings.update(BCRYPT_ADMISSION=1)
+    client, _voter_id, _email = request.getfixturevalue("logged_in")
+    from reassort.procedures import recovery
+    real, free = recovery.send_link, []
+
+    def send_link(*args, **kwargs):
+        slot = admission._slot("bcrypt")
+        free.append(slot.acquire(blocking=False))
+        if free[-1]:
+            slot.release()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recovery, "send_link", send_link)
+    page = ask_link(client)
+    assert page.status_code == 200 and free == [True]
+    assert admission._slot("bcrypt").acquire(blocking=False)  # given back once, not twice (bounded)
+    admission._slot("bcrypt").release()
+
+
 def test_suspend_and_resume_are_shared_by_two_app_instances(app, settings, client, clock):
     from app import create_app
     other = create_app(settings)

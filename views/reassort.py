@@ -17,7 +17,7 @@ from forms.reassort import ChallengeForm
 from reassort import runtime
 from reassort.procedures import audit, recovery, sending
 from reassort.rules import codes, contacts, questions, spelling
-from reassort.web.admission import admitted
+from reassort.web.admission import admitted, checked
 from reassort.web.extensions import db
 from reassort.web.guards import refused_once_closed
 from reassort.web.ratelimits import link_open, per_ip, per_voter
@@ -82,7 +82,7 @@ def challenge():
         return _locked(voter, status)
     if form.validate_on_submit():
         outcome = recovery.request_by_challenge(db.session, voter, form.answer.data, form.identifier.data,
-                                                form.channel.data, form.destination)
+                                                form.channel.data, form.destination, checked=checked)
         if outcome.outcome == recovery.SENT:
             masked = (contacts.mask_mobile(form.destination) if form.channel.data == "sms"
                       else contacts.mask_email(form.destination))

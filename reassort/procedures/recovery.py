@@ -10,6 +10,7 @@ and never stored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -86,8 +87,11 @@ def link_url(voter_id: int, generation: int) -> str:
 
 
 def request_by_challenge(s: Session, voter: Voter, answer: str, identifier: str,
-                         channel: str, destination: str) -> LinkRequest:
+                         channel: str, destination: str, checked: Callable[[], None] = lambda: None) -> LinkRequest:
     """Check the challenge and send a link to ``destination`` on ``channel`` ("sms"/"email").
+
+    ``checked`` is called once the bcrypt work is done, before the send (the web layer
+    gives the request's bcrypt place back then: the send may be slow).
 
     The attempt is counted as a failure *before* the bcrypt check, by one conditional
     UPDATE that also refuses while locked: N simultaneous wrong answers count N, and
@@ -117,6 +121,7 @@ def request_by_challenge(s: Session, voter: Voter, answer: str, identifier: str,
               .execution_options(synchronize_session=False))
     s.commit()
     accounts.upgrade_hash(s, voter.id, Voter.answer_hash, voter.answer_hash, normalise_answer(answer))
+    checked()
     return send_link(s, voter, channel, destination)
 
 

@@ -11,7 +11,8 @@
   bcrypt check (≈ 240 ms of CPU at cost 12).  At most ``BCRYPT_ADMISSION`` of them run
   at once in a worker (``admitted``); one that cannot start before its request is too
   old is shed the same way, so that they can never take every thread from ``/vote``
-  and the réassort link, which cost ~5 ms.
+  and the réassort link, which cost ~5 ms.  A view whose bcrypt work ends before a slow
+  part (the question défi, before it sends the link) gives its place back then (``checked``).
 - **Suspended** (``flask --app app service suspend --message …``): every voter page
   shows the operator's public message instead of its forms, 503 with ``Retry-After``;
   the probes, the metrics and the static files still answer.
@@ -160,18 +161,42 @@ def admitted(view):
                 _waiting["bcrypt"] -= 1
         if not placed:
             return busy("queue_full")
-        started = time.monotonic()
+        g.bcrypt_place = place = _Place(slot)
         try:
             return view(*args, **kwargs)
         finally:
-            took = time.monotonic() - started
-            with _slots_lock:
-                _seconds["bcrypt"] = 0.8 * _seconds.get("bcrypt", took) + 0.2 * took
-            slot.release()
+            place.give_back()
 
     # Found by _FastShed on the outermost view function: functools.wraps copies it there.
     wrapped.bcrypt_bound = True
     return wrapped
+
+
+class _Place:
+    """A bcrypt place held by this request: given back once, at the end or when ``checked`` says so."""
+
+    def __init__(self, slot: threading.BoundedSemaphore):
+        self.slot, self.started, self.held = slot, time.monotonic(), True
+
+    def give_back(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        took = time.monotonic() - self.started  # how long a place is held: the expected wait's unit
+        with _slots_lock:
+            _seconds["bcrypt"] = 0.8 * _seconds.get("bcrypt", took) + 0.2 * took
+        self.slot.release()
+
+
+def checked() -> None:
+    """This request's bcrypt work is done: its place goes to the next one now, before a slow send.
+
+    The question défi sends the link after its check; the send may take ``SMTP_TIMEOUT``,
+    and a place held meanwhile would make every login of the worker wait or be shed.
+    """
+    place = g.pop("bcrypt_place", None)
+    if place is not None:
+        place.give_back()
 
 
 def _hopeless(budget: float, places: int) -> bool:

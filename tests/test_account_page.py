@@ -40,6 +40,14 @@ def bcrypt_checks(monkeypatch):
     return counted
 
 
+@pytest.fixture
+def bcrypt_hashes(monkeypatch):
+    counted = []
+    real = bcrypt.hashpw
+    monkeypatch.setattr(bcrypt, "hashpw", lambda *a: counted.append(1) or real(*a))
+    return counted
+
+
 @pytest.mark.parametrize("url", ["/mon-compte", "/mon-compte/mot-de-passe", "/mon-compte/question-defi"])
 def test_mon_compte_needs_a_login(client, url):
     response = client.get(url)
@@ -56,12 +64,13 @@ def test_mon_compte_shows_the_address_and_the_question_never_a_secret(app, logge
 
 # -- the password ----------------------------------------------------------------------------
 
-def test_a_wrong_current_password_changes_nothing_after_one_bcrypt_check(app, logged_in, outbox, bcrypt_checks):
+def test_a_wrong_current_password_changes_nothing_after_one_bcrypt_check(app, logged_in, outbox, bcrypt_checks,
+                                                                        bcrypt_hashes):
     client, voter_id, _ = logged_in
     before = get_voter(app, voter_id)
     response = change_password(client, "pas le bon mot de passe")
     assert response.status_code == 200 and "Mot de passe actuel incorrect." in page_text(response)
-    assert bcrypt_checks == [1]
+    assert bcrypt_checks == [1] and bcrypt_hashes == []  # the new password is not even hashed
     after = get_voter(app, voter_id)
     assert (after.password_hash, after.session_epoch) == (before.password_hash, before.session_epoch)
     assert outbox() == [] and audit_rows(app, "account_change_refused") == [(voter_id, "password")]
@@ -137,13 +146,13 @@ def test_a_new_question_defi_and_answer_after_the_current_password(app, logged_i
 
 
 def test_a_wrong_password_keeps_the_question_defi_and_forgets_the_answer_typed(app, logged_in, outbox,
-                                                                                 bcrypt_checks):
+                                                                                 bcrypt_checks, bcrypt_hashes):
     client, voter_id, _ = logged_in
     before = get_voter(app, voter_id)
     response = change_challenge(client, "pas le bon mot de passe", "q4", "Astronaute")
     assert response.status_code == 200 and "Mot de passe actuel incorrect." in page_text(response)
     assert "Astronaute" not in page_text(response)
-    assert bcrypt_checks == [1]
+    assert bcrypt_checks == [1] and bcrypt_hashes == []  # nor the new answer hashed
     after = get_voter(app, voter_id)
     assert (after.question_id, after.answer_hash) == (before.question_id, before.answer_hash)
     assert outbox() == [] and audit_rows(app, "account_change_refused") == [(voter_id, "challenge")]

@@ -11,6 +11,7 @@ told to the address of record (:func:`notify`, after the answer).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -27,9 +28,10 @@ log = logging.getLogger("reassort")
 
 def change_password(s: Session, voter: Voter, current: str, new: str) -> int | None:
     """Replace the password if ``current`` is right: the voter's new session epoch, else ``None``."""
-    epoch = _change(s, voter, current, "password", password_hash=accounts.hash_secret(new),
-                    password_generation=tokens.fresh_generation(voter.password_generation),
-                    session_epoch=Voter.session_epoch + 1)
+    epoch = _change(s, voter, current, "password", lambda: {
+        "password_hash": accounts.hash_secret(new),
+        "password_generation": tokens.fresh_generation(voter.password_generation),
+        "session_epoch": Voter.session_epoch + 1})
     if epoch is not None:
         _done(s, voter.id, "password_changed")
     return epoch
@@ -41,25 +43,27 @@ def change_challenge(s: Session, voter: Voter, current: str, question_id: str, a
     The challenge's failures and suspension stay as they are: a new answer is no way
     around a lock.
     """
-    done = _change(s, voter, current, "challenge", question_id=question_id,
-                   answer_hash=accounts.hash_secret(normalise_answer(answer)))
+    done = _change(s, voter, current, "challenge", lambda: {
+        "question_id": question_id, "answer_hash": accounts.hash_secret(normalise_answer(answer))})
     if done is not None:
         _done(s, voter.id, "challenge_changed")
     return done is not None
 
 
-def _change(s: Session, voter: Voter, current: str, what: str, **values) -> int | None:
-    """Write ``values`` if ``current`` is the right password: the session epoch after it, else ``None``.
+def _change(s: Session, voter: Voter, current: str, what: str, values: Callable[[], dict]) -> int | None:
+    """Write ``values()`` if ``current`` is the right password: the session epoch after it, else ``None``.
 
     One bcrypt check, then an UPDATE guarded by the hash that was checked: a change made
-    meanwhile by another request means that what was typed is no longer current.  A
-    refusal is audited (``account_change_refused``, with what was to change).
+    meanwhile by another request means that what was typed is no longer current.  The new
+    values (a bcrypt hash among them) are made only once the check has passed: a wrong
+    password costs one bcrypt, not two.  A refusal is audited (``account_change_refused``,
+    with what was to change).
     """
     checked = voter.password_hash
     epoch = None
     if accounts.check_secret(current, checked):
         epoch = s.execute(update(Voter).where(Voter.id == voter.id, Voter.password_hash == checked)
-                          .values(**values).returning(Voter.session_epoch)
+                          .values(**values()).returning(Voter.session_epoch)
                           .execution_options(synchronize_session=False)).scalar()
     if epoch is None:
         s.rollback()

@@ -145,7 +145,7 @@ def admitted(view):
     def wrapped(*args, **kwargs):
         if request.method != "POST":
             return view(*args, **kwargs)
-        budget = max(0.0, (runtime.setting("SHED_AFTER_SECONDS") or 30.0) - waited())
+        budget = _budget(runtime.setting("SHED_AFTER_SECONDS"), waited())
         places = runtime.setting("BCRYPT_ADMISSION")
         slot = _slot("bcrypt")
         with _slots_lock:
@@ -199,6 +199,11 @@ def checked() -> None:
         place.give_back()
 
 
+def _budget(limit: float, waited: float) -> float:
+    """How long a bcrypt POST may still wait for a place: ``SHED_AFTER_SECONDS`` (30 s when 0: off) less its wait."""
+    return max(0.0, (limit or 30.0) - waited)
+
+
 def _hopeless(budget: float, places: int) -> bool:
     """Whether a bcrypt POST arriving now would wait too long for a place (read under ``_slots_lock``, or racy).
 
@@ -244,7 +249,7 @@ class _FastShed:
         # Flask's pipeline (session, CSRF, rate limits) — under a login rush most of them are.
         if environ.get("REQUEST_METHOD") == "POST" \
                 and (path in self.bcrypt_paths or path.startswith(self.bcrypt_prefixes)) \
-                and _hopeless(max(0.0, (self.limit or 30.0) - waited), self.places):
+                and _hopeless(_budget(self.limit, waited), self.places):
             return self._busy("queue_full", start_response)
         return self.wsgi_app(environ, start_response)
 

@@ -76,27 +76,29 @@ def open_loop(address, requests: list[bytes], check, rate: float, seconds: float
     """
     result = OpenLoop(offered=rate, seconds=seconds)
     count = min(len(requests), int(rate * seconds))
-    _generate(address, requests[:count], [repr(rate), repr(patience)], check, result, patience)
+    _generate(address, requests[:count], check, result, rate, patience)
     return result
 
 
 def closed_loop(address, requests: list[bytes], check, concurrency: int, seconds: float) -> float:
     """The capacity: right answers per second with ``concurrency`` requests always in flight, by the same generator."""
     result = OpenLoop(seconds=seconds)
-    elapsed = _generate(address, requests, ["0", "30"], check, result, 30.0,
-                        [str(concurrency), repr(seconds)])
+    elapsed = _generate(address, requests, check, result, 0.0, 30.0, (concurrency, seconds))
     return len(result.served) / elapsed if elapsed else 0.0
 
 
-def _generate(address, requests: list[bytes], timing: list[str], check, result: OpenLoop, patience: float,
-              closed: list[str] | None = None) -> float:
-    """Run ``bench/openloop`` on ``requests``, sort its answers into ``result``; the elapsed s (closed loop)."""
+def _generate(address, requests: list[bytes], check, result: OpenLoop, rate: float, patience: float,
+              closed: tuple[int, float] | None = None) -> float:
+    """Run ``bench/openloop`` on ``requests``, sort its answers into ``result``; the elapsed s (closed loop).
+
+    ``rate`` arrivals per second, or 0 and ``closed`` = (requests in flight, seconds).
+    """
     with tempfile.TemporaryDirectory(prefix="reassort-openloop-") as tmp:
         sent, answers = os.path.join(tmp, "requests"), os.path.join(tmp, "answers")
         with open(sent, "wb") as fh:
             fh.writelines(struct.pack("<I", len(r)) + r for r in requests)
-        done = subprocess.run([generator(), address[0], str(address[1]), *timing, BUSY.decode(), sent, answers,
-                               *(closed or [])], check=True, capture_output=True, text=True,
+        done = subprocess.run([generator(), address[0], str(address[1]), repr(rate), repr(patience), BUSY.decode(),
+                               sent, answers, *map(str, closed or ())], check=True, capture_output=True, text=True,
                               timeout=result.seconds + patience + 60)
         with open(answers) as fh:
             lines = fh.read().split("\n")

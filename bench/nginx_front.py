@@ -4,9 +4,9 @@
 ``X-Request-Start`` for the shedding, the timeouts shorter than the worker's), and the
 site's bound on the requests in flight is copied from ``deploy/nginx-reassort.conf`` (its
 ``map``, ``limit_conn_zone``, ``limit_conn``, its log level and the French 429 page, kept
-open as there); the rest of the site is
-reduced to what a load test needs: plain HTTP on a loopback port (no TLS, no per-address
-``limit_req``: one address sends everything), an upstream with keep-alive as in the sample.
+open as there) and its upstream (one connection per request, no keep-alive); the rest of the
+site is reduced to what a load test needs: plain HTTP on a loopback port (no TLS, no
+per-address ``limit_req``: one address sends everything).
 The binary: ``REASSORT_TEST_NGINX``, ``nginx`` on ``PATH``, ``/usr/sbin/nginx``, or the copy
 ``scripts/test`` unpacks under ``.venv/nginx``.
 """
@@ -36,6 +36,13 @@ def inflight_bound() -> tuple[str, str]:
             re.search(r"^limit_conn_status .*;$", site, re.M).group(0),
             re.search(r"^limit_conn_log_level .*;$", site, re.M).group(0)]
     return "\n".join(http), re.search(r"^\s*(limit_conn reassort_inflight \d+;)", site, re.M).group(1)
+
+
+def upstream(port: int) -> str:
+    """The sample's ``upstream reassort_app`` block as it ships, pointed at ``port``."""
+    with open(SITE, encoding="utf-8") as fh:
+        block = re.search(r"^upstream reassort_app \{.*?^\}", fh.read(), re.M | re.S).group(0)
+    return block.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{port};")
 
 
 def binary() -> str | None:
@@ -79,10 +86,7 @@ http {{
     access_log off;
 {temp_paths}
 {bound_http}
-    upstream reassort_app {{
-        server 127.0.0.1:{upstream_port};
-        keepalive 16;
-    }}
+{upstream(upstream_port)}
     server {{
         listen 127.0.0.1:{self.port} backlog=4096;
         error_page 429 /erreurs/429.html;

@@ -224,6 +224,54 @@ class Silent:
             conn.close()
 
 
+class Recording:
+    """An upstream that answers every request and keeps its connections open: which connection carried which."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[tuple[int, str]] = []  # (connection number, its Connection header)
+        self.open: list[socket.socket] = []
+
+    def _accept(self):
+        number = 0
+        while True:
+            try:
+                conn = self.sock.accept()[0]
+            except OSError:
+                return
+            self.open.append(conn)
+            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
+            number += 1
+
+    def _serve(self, conn: socket.socket, number: int):
+        data = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in data:
+                    try:
+                        chunk = conn.recv(4096)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    data += chunk
+                head, data = data.split(b"\r\n\r\n", 1)
+                found = re.search(rb"^connection:\s*(\S*)\r?$", head, re.I | re.M)
+                self.requests.append((number, found.group(1).decode().lower() if found else ""))
+                # HTTP/1.1 without « Connection: close »: kept open unless nginx asked otherwise.
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+
+    def __enter__(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+        for conn in self.open:
+            conn.close()
+
+
 def assert_french_page(response, status: int) -> None:
     assert response.status_code == status
     assert response.headers["Content-Type"].startswith("text/html")
@@ -286,3 +334,13 @@ def test_nginx_answers_the_french_429_page_at_once_beyond_the_requests_in_flight
                 assert len(stuck.held) == limit + 2
                 assert [f.result().status_code for f in passed] == [504, 504]
             assert [f.result().status_code for f in held] == [504] * limit
+
+
+def test_nginx_gives_each_request_its_own_connection_so_no_worker_is_pinned(tmp_path):
+    # A connection kept alive stays with the gunicorn worker that accepted it, and nginx reuses
+    # the one it used last: every request of a moderate load then went to one worker (one core).
+    # The sample opens a connection per request and asks the app to close it after answering.
+    with Recording() as app, Nginx(tmp_path, app.port) as nginx:
+        for _ in range(5):
+            assert nginx.get("/vote").status_code == 200
+    assert app.requests == [(number, "close") for number in range(5)]

@@ -70,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="durée de chaque palier (défaut 20, --quick 6)")
     parser.add_argument("--no-nginx", action="store_true",
                         help="--rush : les requêtes vont droit à gunicorn, même si nginx est là")
-    parser.add_argument("--rush-voters", type=int, default=None, help="électeurs de la base (défaut 40 000)")
+    parser.add_argument("--rush-voters", type=int, default=None, help="électeurs de la base (défaut 15 000 par répétition)")
     parser.add_argument("--rush-repeats", type=int, default=None,
                         help="--rush : chaque palier N fois, la médiane au tableau (défaut 3, --quick 1)")
     parser.add_argument("--patience", type=float, default=10.0, help="un électeur abandonne après N s (défaut 10)")
@@ -85,8 +85,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                         "benchmarks-quick.md" if args.quick else "benchmarks.md")
     args.parts = {p.strip() for p in args.only.split(",") if p.strip()}
     args.rush_seconds = args.rush_seconds or (6.0 if args.quick else 20.0)
-    args.rush_voters = args.rush_voters or (12_000 if args.quick else 40_000)
     args.rush_repeats = args.rush_repeats or (1 if args.quick else 3)
+    # About 13,000 voters per repeat of every step (each takes fresh ones), plus some to spare.
+    args.rush_voters = args.rush_voters or (12_000 if args.quick else 15_000 * args.rush_repeats)
     if args.runs < 1:
         parser.error("--runs doit valoir 1 au moins")
     return args

@@ -70,7 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="durée de chaque palier (défaut 20, --quick 6)")
     parser.add_argument("--no-nginx", action="store_true",
                         help="--rush : les requêtes vont droit à gunicorn, même si nginx est là")
-    parser.add_argument("--rush-voters", type=int, default=None, help="électeurs de la base (défaut 15 000 par répétition)")
+    parser.add_argument("--rush-voters", type=int, default=None,
+                        help="électeurs de la base (défaut 15 000 par répétition)")
     parser.add_argument("--rush-repeats", type=int, default=None,
                         help="--rush : chaque palier N fois, la médiane au tableau (défaut 3, --quick 1)")
     parser.add_argument("--patience", type=float, default=10.0, help="un électeur abandonne après N s (défaut 10)")

@@ -7,6 +7,8 @@ VM with no schema, which then answered 500 to every vote.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from sqlalchemy import text
 
@@ -20,13 +22,23 @@ pytestmark = pytest.mark.each_database
 DEAD_DATABASE = "postgresql+psycopg://reassort:motdepasse@127.0.0.1:{port}/reassort?connect_timeout=2"
 
 
+@contextlib.contextmanager
+def second_app(settings):
+    """Another app on the test's database, its engine disposed at the end (not left to the
+    garbage collector, whose psycopg ResourceWarning would fail whichever test it ran in)."""
+    other = create_app(settings)
+    try:
+        yield other
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
 def unmigrated(settings):
     """An app on an empty database: no schema at all."""
-    application = create_app(settings)
-    yield application
-    with application.app_context():
-        db.engine.dispose()
+    with second_app(settings) as application:
+        yield application
 
 
 def probe(app, path):
@@ -66,15 +78,15 @@ def test_readyz_503_when_the_database_is_unreachable(settings):
 
 def test_readyz_degraded_not_failed_when_redis_is_away_and_limits_fall_back(app, settings):
     settings["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{free_port()}/0?socket_connect_timeout=1"
-    away = create_app(settings)
-    assert probe(away, "/readyz") == (200, {"status": "degraded", "degraded": ["ratelimit_storage"]})
+    with second_app(settings) as away:
+        assert probe(away, "/readyz") == (200, {"status": "degraded", "degraded": ["ratelimit_storage"]})
 
 
 def test_readyz_503_when_redis_is_away_and_the_fallback_is_off(app, settings):
     settings.update(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0?socket_connect_timeout=1",
                     RATELIMIT_MEMORY_FALLBACK=False)
-    away = create_app(settings)
-    assert probe(away, "/readyz") == (503, {"status": "error", "failed": ["ratelimit_storage"]})
+    with second_app(settings) as away:
+        assert probe(away, "/readyz") == (503, {"status": "error", "failed": ["ratelimit_storage"]})
 
 
 def test_readyz_says_nothing_of_the_failure_beyond_its_name(settings):

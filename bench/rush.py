@@ -1,7 +1,7 @@
 """``scripts/bench --rush``: the opening rush of issue 15, open-loop, against the production stack.
 
 What runs: gunicorn with the production ``gunicorn.conf.py`` as it is (gthread workers,
-2 × cores + 1 of them, 8 threads), PostgreSQL and Redis when they answer (SQLite and
+2 × cores + 1 of them, ``REASSORT_THREADS`` threads each), PostgreSQL and Redis when they answer (SQLite and
 memory:// otherwise), bcrypt at cost 12, ``messages work`` sending the notices, a
 local SMTP relay taking ``--smtp-latency`` seconds per mail (aiosmtpd) and an SMS
 gateway that never answers; nginx in front when there is one (``bench/nginx_front.py``:

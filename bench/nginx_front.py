@@ -27,10 +27,14 @@ SITE = os.path.join(procs.ROOT, "deploy", "nginx-reassort.conf")
 ERRORS = os.path.join(procs.ROOT, "static", "errors") + "/"
 
 
+def _site() -> str:
+    with open(SITE, encoding="utf-8") as fh:
+        return fh.read()
+
+
 def inflight_bound() -> tuple[str, str]:
     """The sample's bound on requests in flight: (http-level lines, the ``limit_conn`` line)."""
-    with open(SITE, encoding="utf-8") as fh:
-        site = fh.read()
+    site = _site()
     http = [re.search(r'^map "\$request_method\$uri" \$reassort_inflight_key \{.*?^\}', site, re.M | re.S).group(0),
             re.search(r"^limit_conn_zone .*;$", site, re.M).group(0),
             re.search(r"^limit_conn_status .*;$", site, re.M).group(0),
@@ -40,8 +44,7 @@ def inflight_bound() -> tuple[str, str]:
 
 def upstream(port: int) -> str:
     """The sample's ``upstream reassort_app`` block as it ships, pointed at ``port``."""
-    with open(SITE, encoding="utf-8") as fh:
-        block = re.search(r"^upstream reassort_app \{.*?^\}", fh.read(), re.M | re.S).group(0)
+    block = re.search(r"^upstream reassort_app \{.*?^\}", _site(), re.M | re.S).group(0)
     return block.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{port};")
 
 

@@ -68,8 +68,7 @@ class OpenLoop:
     shed: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)
     late: int = 0
-    #: CPU seconds of ``bench/openloop`` itself, and its share of the machine's cores while it ran.
-    generator_cpu: float = 0.0
+    #: The share of the machine's cores ``bench/openloop`` itself used while it ran.
     generator_share: float = 0.0
 
 
@@ -114,8 +113,7 @@ def _generate(address, requests: list[bytes], check, result: OpenLoop, rate: flo
         done = subprocess.run([generator(), address[0], str(address[1]), repr(rate), repr(patience), BUSY.decode(),
                                sent, answers, *map(str, closed or ())], check=True, capture_output=True, text=True,
                               timeout=result.seconds + patience + 60)
-        result.generator_cpu = _children_cpu() - cpu0
-        result.generator_share = result.generator_cpu / ((time.monotonic() - wall0) * (os.cpu_count() or 1))
+        result.generator_share = (_children_cpu() - cpu0) / ((time.monotonic() - wall0) * (os.cpu_count() or 1))
         with open(answers) as fh:
             lines = fh.read().split("\n")
     for line in filter(None, lines):

@@ -210,9 +210,14 @@ class Silent:
     def _accept(self):
         while True:
             try:
-                self.held.append(self.sock.accept()[0])
+                conn = self.sock.accept()[0]
             except OSError:
                 return
+            self.held.append(conn)
+            self._accepted(conn, len(self.held) - 1)
+
+    def _accepted(self, conn: socket.socket, number: int) -> None:
+        """What to do with the ``number``-th connection: here, nothing (it is held)."""
 
     def __enter__(self):
         self.thread.start()
@@ -224,25 +229,15 @@ class Silent:
             conn.close()
 
 
-class Recording:
+class Recording(Silent):
     """An upstream that answers every request and keeps its connections open: which connection carried which."""
 
     def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        super().__init__()
         self.requests: list[tuple[int, str]] = []  # (connection number, its Connection header)
-        self.open: list[socket.socket] = []
 
-    def _accept(self):
-        number = 0
-        while True:
-            try:
-                conn = self.sock.accept()[0]
-            except OSError:
-                return
-            self.open.append(conn)
-            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
-            number += 1
+    def _accepted(self, conn: socket.socket, number: int) -> None:
+        threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
 
     def _serve(self, conn: socket.socket, number: int):
         data = b""
@@ -261,15 +256,6 @@ class Recording:
                 self.requests.append((number, found.group(1).decode().lower() if found else ""))
                 # HTTP/1.1 without « Connection: close »: kept open unless nginx asked otherwise.
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
-
-    def __enter__(self):
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.sock.close()
-        for conn in self.open:
-            conn.close()
 
 
 def assert_french_page(response, status: int) -> None:

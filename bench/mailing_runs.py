@@ -89,7 +89,7 @@ def measure(voters: int, latency: float, connections: int, tmp: str) -> dict:
             seconds = time.perf_counter() - start
             db.engine.dispose()
         if outcome.exit_code != 0:
-            print(outcome.output, file=sys.stderr)
+            print(outcome.output, repr(outcome.exception) if outcome.exception else "", file=sys.stderr)
             raise SystemExit(f"send-activation a échoué (statut {outcome.exit_code})")
     finally:
         relay.terminate()

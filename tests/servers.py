@@ -19,6 +19,7 @@ class SMTPRecorder:
 
     def __init__(self):
         self.messages = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TO) of each message
         self.refuse = False
         self.answer_after = 0.0
 
@@ -30,6 +31,7 @@ class SMTPRecorder:
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         if self.answer_after:
             await asyncio.sleep(self.answer_after)
         return "250 Message accepted"

@@ -49,6 +49,17 @@ def test_activation_mails_carry_date_and_message_id_under_the_sender_domain(app,
     assert mails[0]["Message-ID"] != mails[1]["Message-ID"]
 
 
+def test_the_envelope_names_the_senders_address_and_the_recipient_only(app, runner, make_voter, smtp_server):
+    # smtplib is given the envelope (not left to parse it back out of the headers): the
+    # command's mails and the web's alike go from MAIL_FROM's address to their one recipient.
+    make_voter(activated=False, email="agent.martin@ac-lyon.fr")
+    assert runner.invoke(args=["voters", "send-activation"]).exit_code == 0
+    with app.app_context():
+        smtp.send(Message("email", "jeanne.martin@ac-lyon.fr", "Objet", "Texte\n"), app.config)
+    assert smtp_server.handler.envelopes == [("ne-pas-repondre@vote.example.fr", ["agent.martin@ac-lyon.fr"]),
+                                             ("ne-pas-repondre@vote.example.fr", ["jeanne.martin@ac-lyon.fr"])]
+
+
 def test_reassort_link_mail_carries_date_and_message_id(logged_in, smtp_server):
     client, _voter_id, _email = logged_in
     ask_link(client)

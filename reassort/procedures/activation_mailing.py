@@ -123,8 +123,7 @@ def confirm(s: Session, sent: list[Claimed], audited: bool = True) -> None:
         .values(activation_sent_at=runtime.now_int(), activation_claimed_at=None),
         [{"vid": item.voter.id, "gen": item.generation} for item in sent])
     if audited:
-        for item in sent:
-            audit.record(s, "activation_sent", item.voter.id)
+        audit.record_many(s, "activation_sent", [item.voter.id for item in sent])
     s.commit()
 
 

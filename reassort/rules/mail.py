@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from email.utils import parseaddr
+
+
+@functools.lru_cache(maxsize=8)
+def sender_address(sender: str) -> str:
+    """The address alone (``Nom <a@vote.example.fr>`` → ``a@vote.example.fr``): the envelope's sender.
+
+    Kept: the sender is one setting, and parsing it took 8 % of a mass mailing's CPU.
+    """
+    return parseaddr(sender or "")[1]
 
 
 def sender_domain(sender: str) -> str:
@@ -11,7 +21,7 @@ def sender_domain(sender: str) -> str:
     Empty when there is no address, no local part or a domain without a dot: a
     Message-ID under such a name (``@reassort``) marks the mail as suspect to filters.
     """
-    address = parseaddr(sender or "")[1]
+    address = sender_address(sender)
     local, at, domain = address.rpartition("@")
     domain = domain.strip().lower()
     return domain if at and local and "." in domain.strip(".") else ""

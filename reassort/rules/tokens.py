@@ -11,6 +11,7 @@ for the app.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -63,14 +64,19 @@ def fresh_generations(n: int) -> list[int]:
 
 
 def _serializer(keys: list[str], salt: str, now: float) -> URLSafeTimedSerializer:
-    moment = int(now)
+    return _serializer_at(tuple(keys), salt, int(now))
+
+
+@functools.lru_cache(maxsize=16)
+def _serializer_at(keys: tuple[str, ...], salt: str, moment: int) -> URLSafeTimedSerializer:
+    # One per key set, purpose and second: a mass mailing signs hundreds of links a second.
 
     class _SignerAt(TimestampSigner):
         # Signing stamps, and verifying measures the age from, the caller's time.
         def get_timestamp(self) -> int:
             return moment
 
-    return URLSafeTimedSerializer(keys, salt=salt, signer=_SignerAt)
+    return URLSafeTimedSerializer(list(keys), salt=salt, signer=_SignerAt)
 
 
 def make(keys: list[str], purpose: str, voter_id: int, generation: int, now: float) -> str:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from reassort.adapters.messaging.base import Deadline, DeliveryError
 from reassort.adapters.messaging.mail_policy import POLICY
-from reassort.rules.mail import sender_domain
+from reassort.rules.mail import sender_address, sender_domain
 
 
 class _Client(smtplib.SMTP):
@@ -51,7 +51,7 @@ def send(message, config) -> None:
     with deadline.watch(lambda: client.sock):
         try:
             _open(client, config, deadline)
-            _send_mail(client, mail)
+            _send_mail(client, mail, config, message.to)
         except (smtplib.SMTPException, OSError) as exc:
             client.close()
             raise _error(exc, client, deadline) from None
@@ -66,9 +66,10 @@ def _quit(client: smtplib.SMTP) -> None:
     client.close()
 
 
-def _send_mail(client: _Client, mail: EmailMessage) -> None:
+def _send_mail(client: _Client, mail: EmailMessage, config, to: str) -> None:
     client.body_sent = False
-    refused = client.send_message(mail)
+    # The envelope given, not parsed back out of the headers smtplib would read it from.
+    refused = client.send_message(mail, from_addr=sender_address(str(config["MAIL_FROM"])), to_addrs=[to])
     if refused:
         raise DeliveryError("destinataire refusé")
 
@@ -163,7 +164,7 @@ class Connection:
                     self.client = client
                 elif client.sock is not None:
                     client.sock.settimeout(deadline.left())
-                _send_mail(client, mail)
+                _send_mail(client, mail, self.config, message.to)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
                 # The relay said no to this message (smtplib has reset the transaction): the
                 # connection serves the next one.

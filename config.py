@@ -154,7 +154,7 @@ SETTINGS = Table([
     S("WORKERS", Int(1, 256), None, "gunicorn: worker processes (default 2 × cores + 1)", server=True),
     S("WORKER_CLASS", Choice(("gthread", "sync")), "gthread",
       "gunicorn: threaded workers (I/O waits hold one thread) or sync (one request per process)", server=True),
-    S("THREADS", Int(1, 64), 6, "gunicorn: threads per worker (gthread: waiting on I/O holds one thread only)",
+    S("THREADS", Int(1, 64), 5, "gunicorn: threads per worker (gthread: waiting on I/O holds one thread only)",
       server=True),
     S("WORKER_TIMEOUT", Int(5, 600), 30, "gunicorn: seconds before a silent worker is killed", server=True),
     S("FORWARDED_ALLOW_IPS", Text(), "127.0.0.1", "gunicorn: proxies whose X-Forwarded-Proto is believed",

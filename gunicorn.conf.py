@@ -7,7 +7,7 @@ Read from the environment (the same file systemd loads for the app, see
 - ``REASSORT_BIND``: address to listen on (default ``127.0.0.1:8000``, nginx on the same VM);
 - ``REASSORT_WORKERS``: worker processes (default 2 × cores + 1);
 - ``REASSORT_WORKER_CLASS``: ``gthread`` (default) or ``sync``; ``REASSORT_THREADS``: threads per
-  gthread worker (default 6), see below;
+  gthread worker (default 5), see below;
 - ``REASSORT_WORKER_TIMEOUT``: seconds a silent worker lives before it is killed (default 30);
 - ``REASSORT_FORWARDED_ALLOW_IPS``: proxies whose ``X-Forwarded-Proto`` is believed
   (default ``127.0.0.1``); the client address itself comes from ProxyFix (``PROXY_COUNT``);
@@ -92,9 +92,18 @@ worker_class = "reassort.web.gthread.Worker" if _settings["WORKER_CLASS"] == "gt
 workers = _settings["WORKERS"] or 2 * multiprocessing.cpu_count() + 1
 # (gunicorn would turn a sync worker with threads > 1 into a plain gthread one.)
 threads = _settings["THREADS"] if _settings["WORKER_CLASS"] == "gthread" else 1
+# A gthread worker takes a connection only when one of its threads is free: the others wait in
+# the listening socket's queue, for whichever worker frees a thread first.  gunicorn's default
+# (1,000 connections a worker) let a worker take connections it could not serve, kept behind its
+# busy threads (a slow send, a bcrypt check) while another worker had threads idle; under a /vote
+# rush the workers held uneven queues: 84 % of the capacity at 5× against 90 % (docs/deploy.md).
+worker_connections = threads
 timeout = _settings["WORKER_TIMEOUT"]
 graceful_timeout = 30
-keepalive = 5
+# No keep-alive: nginx opens a connection per request and asks gunicorn to close it
+# (deploy/nginx-reassort-proxy.conf), and a connection kept idle would hold a worker's place
+# above.  A client that connects and sends nothing for 5 s is closed (gthread's wait for data).
+keepalive = 0
 # Recycle workers now and then (slow leaks), staggered so they do not restart together.
 max_requests = 5000
 max_requests_jitter = 500

@@ -7,8 +7,10 @@ for with a deadline and always stopped (``tests/services.Gunicorn``).
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -172,3 +174,28 @@ def test_worker_timeout_logs_one_json_line_with_request_id_and_route(tmp_path):
     assert {"logger": "reassort.request", "level": "ERROR", "request_id": "req-bloquee-0042",
             "route": "/test/sans-reponse", "method": "GET", "timeout_s": 5}.items() <= aborted[0].items()
     assert aborted[0]["duration_ms"] >= 4000
+
+
+def test_a_worker_takes_no_connection_it_has_no_free_thread_for(tmp_path):
+    # Two workers of two threads; three requests held (as slow sends hold their threads) take three
+    # of the four.  Every other request must reach the one free thread, never wait in a busy
+    # worker's queue: with gunicorn's default (1,000 connections a worker), a busy worker
+    # took about half of them and kept them behind its held requests.
+    fifo = tmp_path / "liberer"
+    os.mkfifo(fifo)
+    env = clean_environ(REASSORT_DATABASE_URL=f"sqlite:///{tmp_path}/threads.db", REASSORT_WORKERS="2",
+                        REASSORT_THREADS="2", TEST_RELEASE_FIFO=str(fifo))
+    with Gunicorn(tmp_path, env, free_port(), app_uri="tests.hanging_app:app") as server:
+        server.wait_ready()
+        held = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(3)]
+        try:
+            for sock in held:
+                sock.sendall(b"GET /test/jusqu-au-signal HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            for _ in range(12):
+                assert requests.get(server.base + "/healthz", timeout=5).status_code == 200
+        finally:
+            os.close(os.open(fifo, os.O_RDWR))  # a writer comes and goes: the held requests end
+            answers = [sock.recv(4096) for sock in held]
+            for sock in held:
+                sock.close()
+        assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers), answers

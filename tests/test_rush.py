@@ -161,6 +161,36 @@ def test_a_send_has_a_total_deadline_even_against_a_trickling_server(settings, r
         assert (after.link_generation, after.links_in_window) == (before.link_generation, before.links_in_window)
 
 
+def test_the_deadlines_of_many_sends_share_one_thread(monkeypatch):
+    # A thread started per send (threading.Timer) cost the mass mailing about 0.2 ms a mail.
+    from reassort.adapters.messaging.base import Deadline
+
+    started = []
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: (started.append(thread.name), start(thread))[1])
+    for _ in range(20):
+        with Deadline(30).watch(lambda: None):
+            pass
+    assert len(started) <= 1, started
+
+
+def test_a_deadline_cuts_a_silent_peer_and_never_a_send_that_has_ended():
+    from reassort.adapters.messaging.base import Deadline
+
+    ended, ended_peer = socket.socketpair()
+    silent, silent_peer = socket.socketpair()
+    with ended, ended_peer, silent, silent_peer:
+        with Deadline(0.01).watch(lambda: ended):
+            pass  # this send ended before its deadline: its connection serves the next one
+        late = Deadline(0.1)
+        with late.watch(lambda: silent):
+            assert silent.recv(1) == b""  # blocked until the deadline shut the socket down
+        assert late.expired
+        # The first deadline (0.01 s) came before the one that just struck (0.1 s): it cut nothing.
+        ended_peer.sendall(b"x")
+        assert ended.recv(1) == b"x"
+
+
 def test_breaker_opens_after_repeated_failures_and_the_page_offers_the_other_channel(settings, gateway, request):
     settings.update(SMS_BACKEND="http", SMS_HTTP_URL=gateway.url, SMS_HTTP_TIMEOUT=1, DELIVERY_BREAKER_FAILURES=2,
                     FRANCECONNECT_STANDIN=True)

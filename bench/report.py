@@ -508,7 +508,7 @@ def render(results: dict) -> str:
         w(f"- average load {cap['average_cores']:.1f} cores; × {a['peak_factor']:.0f} (peak) "
           f"÷ {a['utilisation']:.0%} = **{cap['cores']:.1f} → {cap['cores_rounded']} cores**: "
           f"{cap['app_cores']:.1f} for the gunicorn workers — e.g. {math.ceil(cap['app_cores'] / 8)} VMs of 8 vCPUs "
-          "behind the load balancer, each with 2 × cores + 1 workers of 6 threads as `gunicorn.conf.py` does — and "
+          "behind the load balancer, each with 2 × cores + 1 workers of 5 threads as `gunicorn.conf.py` does — and "
           + (f"{cap['database_cores']:.1f} for PostgreSQL (Redis not counted)."
              if str(http.get("database", "")).startswith("PostgreSQL")
              else "nothing apart for the database (SQLite works inside the workers' CPU)."))

@@ -4,7 +4,10 @@
 worker, which also writes the instant a connection became ready to be served (accepted,
 or readable again on a kept-alive connection) in a thread-local that
 ``accepted_at()`` reads.  Without nginx's ``X-Request-Start`` this is how long a request
-waited in the worker's queue for a free thread.
+waited in the worker for a free thread: little, since ``gunicorn.conf.py`` lets a worker take a
+connection only when a thread is free.  The wait before, in the listening socket's queue, is
+seen only from nginx's header (it stamps the request when it arrives): production runs behind
+nginx, as the sample sets it.
 """
 
 from __future__ import annotations

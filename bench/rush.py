@@ -276,7 +276,7 @@ class Rush(HttpBench):
         that isolates the providers' slowness is the same réassorts with providers answering
         at once; « alone » is shown beside it.
         """
-        side: dict = {"links": [], "regen_shown": 0, "regen_sent": 0, "regen_unshown": []}
+        side: dict = {"regen_shown": 0, "regen_sent": 0, "regen_unshown": []}
         triples = []
         for _ in range(self.args.rush_repeats):
             alone = self._vote_at(capacity)

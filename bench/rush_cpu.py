@@ -1,15 +1,25 @@
-"""Where the CPU goes during one open-loop step of ``scripts/bench --rush`` (a diagnosis, not in the report).
+"""Where the CPU goes in an open-loop step of ``scripts/bench --rush`` (a diagnosis, not in the report).
 
-    .venv/bin/python -m bench.rush_cpu [--flow vote] [--factor 5] [--seconds 10]
+    .venv/bin/python -m bench.rush_cpu [--flow vote] [--factor 5] [--seconds 20] [--repeats 3]
+        [--variant NAME='{"workers": 3, "REASSORT_THREADS": "4"}' ...]
 
-Sets up the rush's stack, measures the flow's capacity, runs one open-loop step and
-prints the CPU seconds of each part: gunicorn's workers, nginx, PostgreSQL's backends,
-Redis, the generator (this process and ``bench/openloop``), against the wall time × cores.
+Sets up the rush's stack once.  Then, ``--repeats`` times and for each variant in turn (the
+server restarted on the same port when it changes, so the variants share the minutes and the
+machine's drift): the flow's capacity in a closed loop, one open-loop step at ``--factor`` ×
+that capacity, the capacity again; the step's goodput against the mean of the two.  For the
+first closed loop and for the step, the CPU of each part per request served: gunicorn's
+workers, nginx, PostgreSQL's backends, Redis, the generator (this process and
+``bench/openloop``), and the share of the cores left idle.  What the step costs beyond the
+closed loop, per vote served, is what the overload itself costs.
+
+A variant is gunicorn's ``workers`` and any ``REASSORT_*`` or ``GUNICORN_CMD_ARGS`` setting of the
+app server's environment; without ``--variant``, the production settings as they are.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -32,41 +42,74 @@ def _cpu_of_command(name: str) -> float:
     return total
 
 
+def _sample(bench: rush.Rush) -> dict:
+    # This process, and bench/openloop once it has ended (the children still running are not in it).
+    me, child = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"gunicorn": sum(procs.cpu_seconds(p) for p in bench.app_server.worker_pids()),
+            "nginx": _cpu_of_command("nginx"), "postgres": _cpu_of_command("postgres"),
+            "redis": _cpu_of_command("redis-server"),
+            "generator": me.ru_utime + me.ru_stime + child.ru_utime + child.ru_stime,
+            "wall": time.monotonic()}
+
+
+def _split(before: dict, after: dict, served: int) -> str:
+    spent = {k: after[k] - before[k] for k in before}
+    wall = spent.pop("wall")
+    busy = sum(spent.values())
+    per = " ".join(f"{k} {v / max(served, 1) * 1000:.2f}" for k, v in spent.items())
+    return (f"idle {1 - busy / (wall * (os.cpu_count() or 1)):4.0%}; CPU ms per served: {per}; "
+            f"all {busy / max(served, 1) * 1000:.2f}")
+
+
+def _use(bench: rush.Rush, base_env: dict, variant: dict) -> None:
+    server = bench.app_server
+    assert server is not None  # noqa: S101  (set up before)
+    settings = dict(variant)
+    server.stop()
+    server.workers = int(settings.pop("workers", os.cpu_count() * 2 + 1))
+    server.env = {**base_env, **{k: str(v) for k, v in settings.items()}}
+    server.start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--flow", default="vote")
     parser.add_argument("--factor", type=float, default=5)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--voters", type=int, default=60_000)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON")
     parser.add_argument("--no-nginx", action="store_true")
     a = parser.parse_args()
-    args = argparse.Namespace(rush_voters=40_000, rush_seconds=a.seconds, rounds=12, no_postgres=False,
+    variants = {name: json.loads(spec) for name, _, spec in (v.partition("=") for v in a.variant)} or {"as is": {}}
+    args = argparse.Namespace(rush_voters=a.voters, rush_seconds=a.seconds, rounds=12, no_postgres=False,
                               no_redis=False, smtp_latency=20.0, patience=10.0, no_nginx=a.no_nginx)
     tmp = tempfile.mkdtemp(prefix="reassort-rushcpu-")
     os.makedirs(os.path.join(tmp, "logs"))
     bench = rush.Rush(args, tmp, os.path.join(tmp, "logs"), print)
     try:
         bench.setup()
-        capacity = bench.capacity(a.flow)
-        rate = capacity * a.factor
-        requests, check = bench.requests_for(a.flow, int(rate * a.seconds) + 10)
-
-        def sample() -> dict:
-            # This process, and bench/openloop once it has ended (the children still running are not in it).
-            me, child = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-            return {"gunicorn workers": sum(procs.cpu_seconds(p) for p in bench.app_server.worker_pids()),
-                    "nginx": _cpu_of_command("nginx"), "postgres": _cpu_of_command("postgres"),
-                    "redis": _cpu_of_command("redis-server"),
-                    "generator": me.ru_utime + me.ru_stime + child.ru_utime + child.ru_stime}
-        before, t0 = sample(), time.monotonic()
-        result = rush.open_loop(bench.address, requests, check, rate, a.seconds, args.patience)
-        after, wall = sample(), time.monotonic() - t0
-        row = rush.summarise(a.flow, a.factor, capacity, result)
-        print(f"capacity {capacity:.1f}/s, offered {rate:.1f}/s, served {row['served']} (goodput "
-              f"{row['goodput_share']:.0%}, p95 {row['p95_served_s']:.2f} s), shed {row['shed']} (p95 "
-              f"{row['p95_shed_s'] * 1000:.0f} ms), late {result.late}, errors {result.errors}; "
-              f"wall {wall:.1f} s × {os.cpu_count()} cores")
-        for name in before:
-            print(f"  {name:18s} {after[name] - before[name]:6.1f} s CPU")
+        assert bench.app_server is not None  # noqa: S101
+        base_env, current = dict(bench.app_server.env), None
+        for repeat in range(a.repeats):
+            for name, variant in variants.items():
+                if current != name and len(variants) > 1:
+                    _use(bench, base_env, variant)
+                    bench.capacity(a.flow)  # the restarted workers warmed up
+                current = name
+                s0 = _sample(bench)
+                before = bench.capacity(a.flow)
+                s1 = _sample(bench)
+                requests, check = bench.requests_for(a.flow, int(before * a.factor * a.seconds) + 10)
+                result = rush.open_loop(bench.address, requests, check, before * a.factor, a.seconds, args.patience)
+                s2 = _sample(bench)
+                after = bench.capacity(a.flow)
+                row = rush.summarise(a.flow, a.factor, (before + after) / 2, result)
+                print(f"{repeat + 1} {name}: capacity {before:.1f} then {after:.1f}/s, goodput {row['goodput']:.1f}/s "
+                      f"({row['goodput_share']:.0%}), p95 {row['p95_served_s']:.2f} s, shed {row['shed']}, "
+                      f"late {result.late}, errors {result.errors}", flush=True)
+                print(f"    closed loop: {_split(s0, s1, round(before * min(10.0, a.seconds)))}")
+                print(f"    step:        {_split(s1, s2, len(result.served))}", flush=True)
     finally:
         bench.teardown()
         procs.stop_all()

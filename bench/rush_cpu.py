@@ -9,7 +9,8 @@ machine's drift): the flow's capacity in a closed loop, one open-loop step at ``
 that capacity, the capacity again; the step's goodput against the mean of the two.  For the
 first closed loop and for the step, the CPU of each part per request served: gunicorn's
 workers, nginx, PostgreSQL's backends, Redis, the generator (this process and
-``bench/openloop``), and the share of the cores left idle.  What the step costs beyond the
+``bench/openloop``), the rest of the machine's busy time (``other``), and the share of the
+cores left idle (``/proc/stat``).  What the step costs beyond the
 closed loop, per vote served, is what the overload itself costs.
 
 A variant is gunicorn's ``workers`` and any ``REASSORT_*`` or ``GUNICORN_CMD_ARGS`` setting of the
@@ -24,7 +25,6 @@ import os
 import resource
 import shutil
 import tempfile
-import time
 
 from bench import procs, rush
 
@@ -49,15 +49,26 @@ def _sample(bench: rush.Rush) -> dict:
             "nginx": _cpu_of_command("nginx"), "postgres": _cpu_of_command("postgres"),
             "redis": _cpu_of_command("redis-server"),
             "generator": me.ru_utime + me.ru_stime + child.ru_utime + child.ru_stime,
-            "wall": time.monotonic()}
+            "machine": _machine()}
+
+
+def _machine() -> tuple[float, float]:
+    """The whole machine's (busy, idle) CPU seconds since boot, from ``/proc/stat`` (idle counts iowait)."""
+    with open("/proc/stat") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks[:8]) - idle) / hz, idle / hz
 
 
 def _split(before: dict, after: dict, served: int) -> str:
-    spent = {k: after[k] - before[k] for k in before}
-    wall = spent.pop("wall")
-    busy = sum(spent.values())
+    spent = {k: after[k] - before[k] for k in before if k != "machine"}
+    busy, idle = (b - a for a, b in zip(before["machine"], after["machine"], strict=True))
+    # The rest of the machine's busy time: softirqs charged to no process of ours, kernel
+    # threads, « messages work », the machine's other services.
+    spent["other"] = busy - sum(spent.values())
     per = " ".join(f"{k} {v / max(served, 1) * 1000:.2f}" for k, v in spent.items())
-    return (f"idle {1 - busy / (wall * (os.cpu_count() or 1)):4.0%}; CPU ms per served: {per}; "
+    return (f"idle {idle / (busy + idle):4.0%}; CPU ms per served: {per}; "
             f"all {busy / max(served, 1) * 1000:.2f}")
 
 

@@ -10,8 +10,8 @@ that capacity, the capacity again; the step's goodput against the mean of the tw
 first closed loop and for the step, the CPU of each part per request served: gunicorn's
 workers, nginx, PostgreSQL's backends, Redis, the generator (this process and
 ``bench/openloop``), the rest of the machine's busy time (``other``), and the share of the
-cores left idle (``/proc/stat``).  What the step costs beyond the
-closed loop, per vote served, is what the overload itself costs.
+cores left idle (``/proc/stat``).  What the step costs beyond the closed loop, per vote
+served, is what the overload itself costs.
 
 A variant is gunicorn's ``workers`` and any ``REASSORT_*`` or ``GUNICORN_CMD_ARGS`` setting of the
 app server's environment; without ``--variant``, the production settings as they are.

@@ -56,9 +56,8 @@ def _machine() -> tuple[float, float]:
     """The whole machine's (busy, idle) CPU seconds since boot, from ``/proc/stat`` (idle counts iowait)."""
     with open("/proc/stat") as fh:
         ticks = [int(v) for v in fh.readline().split()[1:]]
-    hz = os.sysconf("SC_CLK_TCK")
     idle = ticks[3] + ticks[4]
-    return (sum(ticks[:8]) - idle) / hz, idle / hz
+    return (sum(ticks[:8]) - idle) / procs.CLOCK_TICKS, idle / procs.CLOCK_TICKS
 
 
 def _split(before: dict, after: dict, served: int) -> str:
@@ -72,13 +71,14 @@ def _split(before: dict, after: dict, served: int) -> str:
             f"all {busy / max(served, 1) * 1000:.2f}")
 
 
-def _use(bench: rush.Rush, base_env: dict, variant: dict) -> None:
+def _use(bench: rush.Rush, base: tuple[int, dict], variant: dict) -> None:
+    """Restart the app server with ``variant`` over the rush's own settings (``base``: workers, environment)."""
     server = bench.app_server
     assert server is not None  # noqa: S101  (set up before)
     settings = dict(variant)
     server.stop()
-    server.workers = int(settings.pop("workers", os.cpu_count() * 2 + 1))
-    server.env = {**base_env, **{k: str(v) for k, v in settings.items()}}
+    server.workers = int(settings.pop("workers", base[0]))
+    server.env = {**base[1], **{k: str(v) for k, v in settings.items()}}
     server.start()
 
 
@@ -101,11 +101,11 @@ def main() -> None:
     try:
         bench.setup()
         assert bench.app_server is not None  # noqa: S101
-        base_env, current = dict(bench.app_server.env), None
+        base, current = (bench.app_server.workers, dict(bench.app_server.env)), None
         for repeat in range(a.repeats):
             for name, variant in variants.items():
                 if current != name and len(variants) > 1:
-                    _use(bench, base_env, variant)
+                    _use(bench, base, variant)
                     bench.capacity(a.flow)  # the restarted workers warmed up
                 current = name
                 s0 = _sample(bench)
